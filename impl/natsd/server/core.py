@@ -1,0 +1,691 @@
+"""The sans-IO core of the client protocol: connections, parsing, routing.
+
+Mirrors nats-server parser.go (``client.parse``) and client.go
+(``processPub``, ``processHeaderPub``, ``parseSub``, ``processUnsub``,
+``processConnect``, ``processInboundClientMsg``, ``deliverMsg``).
+
+Theory of operation
+-------------------
+``Broker`` owns the subscription index (``Sublist``) and every ``Client``.
+The asyncio shell hands each connection's bytes to ``Client.receive(data)``.
+Receiving never touches a socket: its effects are
+
+- bytes appended to ``client.out`` of this and other clients (MSG, +OK,
+  -ERR, PONG, ...); a client whose ``out`` went from empty to non-empty is
+  appended to ``broker.dirty`` so the shell writes each connection once per
+  loop turn;
+- ``client.close_reason`` set when the connection must close (after ``out``
+  has been flushed), as the Go server closes after its last -ERR.
+
+The parser follows Go's byte state machine where behaviour depends on it
+(an unknown op fails at the first bad byte, before any CRLF; PING ignores
+anything up to LF; CR inside an argument drops the last byte) but works a
+line at a time: ``bytes.find`` locates LF, the common ``PUB``/``HPUB``
+forms take a fast path, everything else goes through ``_slow_op`` which
+replays Go's states exactly.
+
+Delivery uses a per-broker cache: subject bytes -> the ready-made frame
+prefixes (``MSG <subject> <sid>``) of every matching subscription. The tail
+of the frame (`` [reply] <size>\\r\\n<payload>\\r\\n``) is one slice of the
+publisher's input, so a delivery is two ``bytearray`` appends. The cache is
+dropped whenever the sublist's generation changes.
+"""
+
+from __future__ import annotations
+
+import random
+
+import msgspec
+
+from natsd.protocol import wire
+from natsd.subjects.sublist import InvalidSubjectError, Sublist, Subscription
+from natsd.subjects.validate import is_valid_literal_subject
+
+__all__ = ["Broker", "Client", "ConnectOpts"]
+
+_rand = random.random
+
+# Go op names and what follows them: "spc" = one space/tab then arguments,
+# "opt" = optional spaces then arguments, "ign" = ignore up to LF.
+_OPS = {
+    "PUB": "spc", "HPUB": "spc", "HMSG": "spc", "SUB": "spc", "UNSUB": "spc", "-ERR": "spc",
+    "CONNECT": "opt", "INFO": "opt",
+    "PING": "ign", "PONG": "ign", "+OK": "ign",
+}
+_PREFIXES = {name[:i] for name in _OPS for i in range(1, len(name))}
+
+
+class ConnectOpts(msgspec.Struct, omit_defaults=True):
+    """CONNECT fields (client.go ClientOpts); defaults are Go's defaultOpts."""
+
+    verbose: bool = True
+    pedantic: bool = True
+    echo: bool = True
+    tls_required: bool = False
+    headers: bool = False
+    no_responders: bool = False
+    protocol: int = 0
+    name: str = ""
+    lang: str = ""
+    version: str = ""
+    user: str = ""
+    auth_token: str = ""
+    nkey: str = ""
+    sig: str = ""
+    jwt: str = ""
+    account: str = ""
+    new_account: bool = False
+
+
+_connect_decoder = msgspec.json.Decoder(ConnectOpts)
+
+
+class _Close(Exception):
+    """Raised inside receive(): stop parsing; the connection closes."""
+
+
+class _KeepPending(Exception):
+    """Raised inside receive(): stop parsing; ``_pending`` is already set."""
+
+
+def _split_pub_args(arg: bytes) -> list[bytes]:
+    # processPub/processHeaderPub split on space and tab only
+    return [a for a in arg.replace(b"\t", b" ").split(b" ") if a]
+
+
+def _split_arg(arg: bytes) -> list[bytes]:
+    # splitArg: space, tab, CR and LF separate arguments
+    arg = arg.replace(b"\t", b" ").replace(b"\r", b" ").replace(b"\n", b" ")
+    return [a for a in arg.split(b" ") if a]
+
+
+def _parse_size(b: bytes) -> int:
+    # util.go parseSize: 1..9 ASCII digits, else -1
+    if 0 < len(b) <= 9 and b.isdigit():
+        return int(b)
+    return -1
+
+
+class Client:
+    """One client connection's protocol state (sans-IO)."""
+
+    def __init__(self, broker: Broker, cid: int, now: int, ip: str = "", port: int = 0) -> None:
+        self.broker = broker
+        self.cid = cid
+        self.ip = ip
+        self.port = port
+        self.start = now
+        self.last_activity = now
+        self.out = bytearray()
+        self.close_reason: str | None = None
+        self.subs: dict[bytes, Subscription] = {}
+        # CONNECT state
+        self.connected = False
+        self.awaiting_auth = broker.auth_required
+        self.opts = ConnectOpts()
+        self.verbose = False
+        self.pedantic = False
+        self.echo = True
+        self.headers = False
+        self.no_responders = False
+        self.user = ""
+        self.account = "$G"
+        self.perms = None
+        self.first_pong_sent = False
+        self.nonce = broker.new_nonce() if broker.nonce_needed else ""
+        self.tls = False
+        self.shell = None  # the asyncio connection object owning this client
+        # counters (for /connz and /varz)
+        self.in_msgs = 0
+        self.in_bytes = 0
+        self.out_msgs = 0
+        self.out_bytes = 0
+        self.pings_out = 0
+        self.rtt = 0
+        # parser state
+        self._pending = b""  # unparsed input (a partial line)
+        self._chunks: list[bytes] | None = None  # payload being collected
+        self._have = 0
+        self._pa: tuple | None = None  # (op, subject, reply, hdr, size, head) awaiting payload
+
+    # -- output helpers ---------------------------------------------------
+    def send(self, data: bytes) -> None:
+        if self.close_reason is not None:
+            return
+        if not self.out:
+            self.broker.dirty.append(self)
+        self.out += data
+
+    def send_err(self, text: str) -> None:
+        self.send(wire.err_line(text))
+
+    def close(self, reason: str) -> None:
+        """Ask the shell to close after flushing what is queued."""
+        if self.close_reason is None:
+            if not self.out:
+                self.broker.dirty.append(self)
+            self.close_reason = reason
+
+    def _fail(self, reason: str, err: str | None = None) -> None:
+        if err is not None:
+            self.send_err(err)
+        self.close(reason)
+        raise _Close
+
+    # -- input ------------------------------------------------------------
+    def receive(self, data: bytes) -> None:
+        if self.close_reason is not None:
+            return
+        try:
+            self._receive(data)
+        except _Close:
+            self._pending = b""
+            self._chunks = None
+        except _KeepPending:
+            pass
+
+    def _receive(self, data: bytes) -> None:
+        if self._chunks is not None:
+            self._chunks.append(data)
+            self._have += len(data)
+            op, subj, reply, hdr, size, head = self._pa
+            if self._have < size + 2:
+                if self._have > size and self._chunks[-1][size - self._have] != 13:
+                    self._fail("Parse Error", wire.ERR_UNKNOWN_OP)
+                return
+            buf = b"".join(self._chunks)
+            self._chunks = None
+            self._pa = None
+            if buf[size] != 13 or buf[size + 1] != 10:
+                self._fail("Parse Error", wire.ERR_UNKNOWN_OP)
+            self._inbound(subj, reply, head + buf[: size + 2], size, hdr)
+            pos = size + 2
+        else:
+            if self._pending:
+                buf = self._pending + data
+                self._pending = b""
+            else:
+                buf = data
+            pos = 0
+        n = len(buf)
+        verbose = self.verbose
+        while pos < n:
+            # fast path: "PUB subj [reply] size\r\n" written the way clients write it
+            if buf.startswith(b"PUB ", pos) and not self.awaiting_auth:
+                nl = buf.find(b"\n", pos + 4)
+                if nl > 0 and buf[nl - 1] == 13:
+                    line = buf[pos + 4 : nl - 1]
+                    parts = line.split(b" ")
+                    np_ = len(parts)
+                    if (np_ == 2 or np_ == 3) and b"" not in parts and b"\t" not in line and b"\r" not in line:
+                        szb = parts[-1]
+                        if 0 < len(szb) <= 9 and szb.isdigit():
+                            size = int(szb)
+                            if size <= self.broker.max_payload and (nl - pos) <= self.broker.max_control_line + 5:
+                                subj = parts[0]
+                                if self.pedantic and not is_valid_literal_subject(subj.decode("latin-1")):
+                                    self.send_err(wire.ERR_INVALID_PUB_SUBJECT)
+                                end = nl + 1 + size
+                                if end + 2 > n:
+                                    self._await_payload(
+                                        "PUB", subj, parts[1] if np_ == 3 else None, -1, size,
+                                        buf[pos + 4 + len(subj) : nl + 1], buf, nl + 1,
+                                    )
+                                    return
+                                if buf[end] != 13 or buf[end + 1] != 10:
+                                    self._fail("Parse Error", wire.ERR_UNKNOWN_OP)
+                                self._inbound(
+                                    subj, parts[1] if np_ == 3 else None,
+                                    buf[pos + 4 + len(subj) : end + 2], size, -1,
+                                )
+                                if verbose:
+                                    self.send(wire.OK)
+                                pos = end + 2
+                                continue
+            newpos = self._slow_op(buf, pos)
+            if newpos < 0:
+                if self._chunks is None:
+                    self._pending = buf[pos:]
+                return
+            pos = newpos
+            verbose = self.verbose
+
+    def _await_payload(self, op, subj, reply, hdr, size, head, buf, start) -> None:
+        self._pa = (op, subj, reply, hdr, size, head)
+        rest = buf[start:]
+        self._chunks = [rest]
+        self._have = len(rest)
+        if self._have > size and rest[size] != 13:
+            self._chunks = None
+            self._fail("Parse Error", wire.ERR_UNKNOWN_OP)
+
+    # -- the general parser ----------------------------------------------
+    def _slow_op(self, buf: bytes, pos: int) -> int:
+        """Parse one op at ``pos`` as Go's state machine does.
+
+        Returns the position after the op, or -1 when more input is needed
+        (the caller keeps ``buf[pos:]``). Raises _Close on a fatal error.
+        """
+        n = len(buf)
+        i = pos
+        if self.awaiting_auth and buf[i] not in (67, 99):  # 'C' / 'c'
+            if not self._try_no_auth_user():
+                self._fail("Authentication Failure", wire.ERR_AUTH_VIOLATION)
+        name = ""
+        kind = None
+        while kind is None:
+            if i >= n:
+                return -1
+            ch = buf[i]
+            if 97 <= ch <= 122:
+                ch -= 32
+            cand = name + chr(ch)
+            kind = _OPS.get(cand)
+            if kind is None and cand not in _PREFIXES:
+                self._fail("Parse Error", wire.ERR_UNKNOWN_OP)
+            name = cand
+            i += 1
+        if kind == "ign":
+            nl = buf.find(b"\n", i)
+            if nl < 0:
+                if n - i > 64:
+                    # Go keeps no junk after PING/PONG/+OK: neither do we.
+                    self._pending = name.encode()
+                    self._chunks = None
+                    raise _KeepPending
+                return -1
+            self._simple_op(name)
+            return nl + 1
+        if kind == "spc":
+            if i >= n:
+                return -1
+            if buf[i] != 32 and buf[i] != 9:
+                self._fail("Parse Error", wire.ERR_UNKNOWN_OP)
+            i += 1
+        while i < n and (buf[i] == 32 or buf[i] == 9):
+            i += 1
+        if i >= n:
+            return -1
+        start = i
+        nl = buf.find(b"\n", start + 1)
+        mcl = self.broker.max_control_line
+        if nl < 0:
+            drop = 1 if buf.find(b"\r", start + 1) >= 0 else 0
+            if n - start - drop > mcl:
+                self._fail("Maximum Control Line Exceeded", wire.ERR_MAX_CONTROL_LINE)
+            return -1
+        drop = 1 if buf.find(b"\r", start + 1, nl) >= 0 else 0
+        arg = buf[start : nl - drop]
+        if len(arg) > mcl:
+            self._fail("Maximum Control Line Exceeded", wire.ERR_MAX_CONTROL_LINE)
+        after = nl + 1
+        if name == "PUB" or name == "HPUB":
+            return self._pub_args(name, arg, buf, after)
+        if name == "HMSG":
+            # A client HMSG is accepted by Go's parser with a zero-length body
+            # that must be followed by CRLF; it routes nothing.
+            if after + 2 > n:
+                if after < n and buf[after] != 13:
+                    self._fail("Parse Error", wire.ERR_UNKNOWN_OP)
+                return -1
+            if buf[after] != 13 or buf[after + 1] != 10:
+                self._fail("Parse Error", wire.ERR_UNKNOWN_OP)
+            return after + 2
+        if name == "SUB":
+            self._sub(arg)
+        elif name == "UNSUB":
+            self._unsub(arg)
+        elif name == "CONNECT":
+            self._connect(arg)
+        elif name == "INFO":
+            try:
+                msgspec.json.decode(arg)
+            except msgspec.DecodeError:
+                self._fail("Parse Error")
+        elif name == "-ERR":
+            self._fail("Parse Error")
+        return after
+
+    def _simple_op(self, name: str) -> None:
+        if name == "PING":
+            self.send(wire.PONG)
+            if self.connected and not self.first_pong_sent:
+                self.first_pong_sent = True
+                if self.opts.protocol >= wire.PROTO_INFO:
+                    self.send(self.broker.info_line(self, connect_info=True))
+        elif name == "PONG":
+            self.pings_out = 0
+
+    def _pub_args(self, name: str, arg: bytes, buf: bytes, after: int) -> int:
+        if name == "HPUB" and not self.headers:
+            self._fail("Parse Error")
+        args = _split_pub_args(arg)
+        na = len(args)
+        if name == "PUB":
+            if na != 2 and na != 3:
+                self._fail("Parse Error")
+            hdr = -1
+            size = _parse_size(args[-1])
+            if size < 0:
+                self._fail("Parse Error")
+        else:
+            if na != 3 and na != 4:
+                self._fail("Parse Error")
+            hdr = _parse_size(args[-2])
+            size = _parse_size(args[-1])
+            if hdr < 0 or size < 0 or hdr > size:
+                self._fail("Parse Error")
+        if size > self.broker.max_payload:
+            self._fail("Maximum Payload Exceeded", wire.ERR_MAX_PAYLOAD)
+        subj = args[0]
+        reply = args[1] if na == (3 if hdr < 0 else 4) else None
+        if self.pedantic and not is_valid_literal_subject(subj.decode("latin-1")):
+            self.send_err(wire.ERR_INVALID_PUB_SUBJECT)
+        # the frame head delivered after "MSG <subj> <sid>"
+        head = b" " + (reply + b" " if reply is not None else b"")
+        head += (args[-2] + b" " + args[-1] if hdr >= 0 else args[-1]) + b"\r\n"
+        n = len(buf)
+        end = after + size
+        if end + 2 > n:
+            self._await_payload(name, subj, reply, hdr, size, head, buf, after)
+            return n
+        if buf[end] != 13 or buf[end + 1] != 10:
+            self._fail("Parse Error", wire.ERR_UNKNOWN_OP)
+        self._inbound(subj, reply, head + buf[after : end + 2], size, hdr)
+        if self.verbose:
+            self.send(wire.OK)
+        return end + 2
+
+    # -- ops --------------------------------------------------------------
+    def _try_no_auth_user(self) -> bool:
+        result = self.broker.auth_no_user()
+        if result is None:
+            return False
+        self._authorized(result)
+        return True
+
+    def _authorized(self, result) -> None:
+        self.awaiting_auth = False
+        self.user = getattr(result, "user", "") or ""
+        self.perms = getattr(result, "permissions", None)
+        self.account = getattr(result, "account", None) or "$G"
+
+    def _connect(self, arg: bytes) -> None:
+        try:
+            opts = ConnectOpts() if arg.strip() == b"null" else _connect_decoder.decode(arg)
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            self._fail("Parse Error")
+        self.opts = opts
+        self.echo = opts.echo
+        self.verbose = opts.verbose
+        self.pedantic = opts.pedantic
+        self.headers = opts.headers
+        self.no_responders = opts.no_responders
+        broker = self.broker
+        if broker.auth_required or self.awaiting_auth:
+            result = broker.authenticate(msgspec.json.decode(arg) if arg.strip() != b"null" else {}, self)
+            if result is None:
+                self._fail("Authentication Failure", wire.ERR_AUTH_VIOLATION)
+            self._authorized(result)
+        if opts.account or opts.new_account:
+            self._fail("Authentication Failure", wire.ERR_AUTH_VIOLATION)
+        self.connected = True
+        if opts.protocol < 0 or opts.protocol > 1:
+            self._fail("Bad Client Protocol Version", wire.ERR_BAD_PROTOCOL)
+        if opts.no_responders and not opts.headers:
+            self._fail("No Responders Requires Headers", wire.ERR_NO_RESPONDERS_HEADERS)
+        if opts.verbose:
+            self.send(wire.OK)
+
+    def _sub(self, arg: bytes) -> None:
+        args = _split_arg(arg)
+        if len(args) == 2:
+            subj, queue, sid = args[0], None, args[1]
+        elif len(args) == 3:
+            subj, queue, sid = args
+        else:
+            self._fail("Parse Error")
+        broker = self.broker
+        subject = subj.decode("latin-1")
+        qname = queue.decode("latin-1") if queue is not None else None
+        if self.perms is not None and (
+            not self.perms.can_subscribe(subject, qname) or qname == "_sys_"
+        ):
+            self.send_err(_sub_violation(subject, qname))
+            return
+        if sid in self.subs:
+            if self.verbose:
+                self.send(wire.OK)
+            return
+        if broker.max_subscriptions and len(self.subs) >= broker.max_subscriptions:
+            self.send_err(wire.ERR_MAX_SUBS)
+            return
+        sub = Subscription(self, subject, qname, sid)
+        try:
+            broker.sublist.insert(sub)
+        except InvalidSubjectError:
+            self.send_err(wire.ERR_INVALID_SUBJECT)
+            return
+        self.subs[sid] = sub
+        if self.verbose:
+            self.send(wire.OK)
+
+    def _unsub(self, arg: bytes) -> None:
+        args = _split_arg(arg)
+        if len(args) == 1:
+            sid, mx = args[0], -1
+        elif len(args) == 2:
+            sid, mx = args[0], _parse_size(args[1])
+        else:
+            self._fail("Parse Error")
+        sub = self.subs.get(sid)
+        if sub is not None:
+            if mx > 0 and mx > sub.nm:
+                sub.max = mx
+            else:
+                self.unsubscribe(sub)
+        if self.verbose:
+            self.send(wire.OK)
+
+    def unsubscribe(self, sub: Subscription) -> None:
+        if self.subs.pop(sub.sid, None) is not None:
+            sub.closed = True
+            self.broker.sublist.remove(sub)
+
+    # -- routing ------------------------------------------------------------
+    def _inbound(self, subj: bytes, reply: bytes | None, tail: bytes, size: int, hdr: int) -> None:
+        """Route one message. ``tail`` = `` [reply] [hdr] size\\r\\n<payload>\\r\\n``."""
+        self.in_msgs += 1
+        self.in_bytes += size
+        broker = self.broker
+        perms = self.perms
+        if perms is not None:
+            subject = subj.decode("latin-1")
+            if not perms.can_publish(subject):
+                self.send_err(_pub_violation(subject))
+                return
+        plist, qlists = broker.fast_entry(subj) if hdr < 0 else broker.fast_entry_h(subj)
+        delivered = False
+        dirty = broker.dirty
+        echo = self.echo
+        for c, sub, prefix in plist:
+            if c is self and not echo:
+                continue
+            ob = c.out
+            if hdr >= 0 and not c.headers:
+                self._deliver_stripped(c, sub, subj, reply, tail, size, hdr)
+            else:
+                if not ob:
+                    dirty.append(c)
+                ob += prefix
+                ob += tail
+            c.out_msgs += 1
+            c.out_bytes += size
+            sub.nm += 1
+            if sub.max and sub.nm >= sub.max:
+                c.unsubscribe(sub)
+            delivered = True
+        if qlists:
+            for members in qlists:
+                if not echo:
+                    members = [m for m in members if m[0] is not self]
+                    if not members:
+                        continue
+                c, sub, prefix = members[int(_rand() * len(members))]
+                if sub.closed:
+                    continue
+                if hdr >= 0 and not c.headers:
+                    self._deliver_stripped(c, sub, subj, reply, tail, size, hdr)
+                else:
+                    ob = c.out
+                    if not ob:
+                        dirty.append(c)
+                    ob += prefix
+                    ob += tail
+                c.out_msgs += 1
+                c.out_bytes += size
+                sub.nm += 1
+                if sub.max and sub.nm >= sub.max:
+                    c.unsubscribe(sub)
+                delivered = True
+        if delivered:
+            broker.out_msgs += 1
+        elif reply is not None and self.no_responders:
+            r = broker.sublist.match(reply.decode("latin-1"))
+            for s in r.psubs:
+                if s.client is self:
+                    self.send(wire.no_responders_msg(reply, s.sid, subj))
+                    break
+
+    @staticmethod
+    def _deliver_stripped(c: Client, sub: Subscription, subj, reply, tail, size, hdr) -> None:
+        # A client that did not negotiate headers gets the payload only, as MSG.
+        nl = tail.index(b"\n")
+        body = tail[nl + 1 + hdr : nl + 1 + size]
+        head = b"MSG " + subj + b" " + sub.sid + (b" " + reply if reply is not None else b"")
+        c.send(head + b" " + str(len(body)).encode() + b"\r\n" + body + b"\r\n")
+
+    def on_closed(self) -> None:
+        """Drop this client's subscriptions (called by the shell once)."""
+        for sub in list(self.subs.values()):
+            sub.closed = True
+            self.broker.sublist.remove(sub)
+        self.subs.clear()
+
+
+def _pub_violation(subject: str) -> str:
+    return f'Permissions Violation for Publish to "{subject}"'
+
+
+def _sub_violation(subject: str, queue: str | None) -> str:
+    if queue:
+        return f'Permissions Violation for Subscription to "{subject}" using queue "{queue}"'
+    return f'Permissions Violation for Subscription to "{subject}"'
+
+
+class Broker:
+    """All clients of one server and the subscription index they share."""
+
+    def __init__(
+        self,
+        *,
+        max_payload: int = 1024 * 1024,
+        max_control_line: int = 4096,
+        max_subscriptions: int = 0,
+        info: dict | None = None,
+        authenticator=None,
+    ) -> None:
+        self.sublist = Sublist()
+        self.clients: dict[int, Client] = {}
+        self.dirty: list[Client] = []
+        self.max_payload = max_payload
+        self.max_control_line = max_control_line
+        self.max_subscriptions = max_subscriptions
+        self.info = dict(info or {})
+        self.authenticator = authenticator
+        self.auth_required = bool(authenticator is not None and authenticator.required)
+        self.nonce_needed = bool(authenticator is not None and authenticator.nonce_needed)
+        self.next_cid = 1
+        self.total_connections = 0
+        self.out_msgs = 0
+        self._fast: dict[bytes, tuple] = {}
+        self._fast_gen = -1
+
+    # -- clients ----------------------------------------------------------
+    def new_client(self, now: int, ip: str = "", port: int = 0) -> Client:
+        cid = self.next_cid
+        self.next_cid += 1
+        c = Client(self, cid, now, ip, port)
+        self.clients[cid] = c
+        self.total_connections += 1
+        return c
+
+    def remove_client(self, c: Client) -> None:
+        if self.clients.pop(c.cid, None) is not None:
+            c.on_closed()
+
+    def info_line(self, c: Client, *, connect_info: bool = False) -> bytes:
+        info = dict(self.info)
+        info["client_id"] = c.cid
+        if c.ip:
+            info["client_ip"] = c.ip
+        if c.nonce:
+            info["nonce"] = c.nonce
+        if connect_info:
+            info["connect_info"] = True
+            info["remote_account"] = c.account
+        if "api_lvl" in info:  # keep Go's field order: api_lvl after the client fields
+            info["api_lvl"] = info.pop("api_lvl")
+        return b"INFO " + msgspec.json.encode(info) + b" \r\n"
+
+    # -- auth -------------------------------------------------------------
+    def new_nonce(self) -> str:
+        return self.authenticator.new_nonce() if self.authenticator is not None else ""
+
+    def authenticate(self, connect: dict, c: Client):
+        if self.authenticator is None:
+            return _NoAuth
+        if not isinstance(connect, dict):
+            return None
+        return self.authenticator.check(connect, c.nonce or None)
+
+    def auth_no_user(self):
+        a = self.authenticator
+        if a is None or not getattr(a, "no_auth_user", ""):
+            return None
+        return a.check({}, None)
+
+    # -- routing ----------------------------------------------------------
+    def fast_entry(self, subj: bytes) -> tuple:
+        sl = self.sublist
+        if sl.genid != self._fast_gen:
+            self._fast.clear()
+            self._fast_gen = sl.genid
+        entry = self._fast.get(subj)
+        if entry is None:
+            r = sl.match(subj.decode("latin-1"))
+            mhead = b"MSG " + subj + b" "
+            hhead = b"HMSG " + subj + b" "
+            plist = [(s.client, s, mhead + s.sid) for s in r.psubs]
+            qlists = [[(s.client, s, mhead + s.sid) for s in grp] for grp in r.qsubs]
+            entry = (plist, qlists)
+            hentry = ([(c, s, hhead + s.sid) for c, s, _ in plist],
+                      [[(c, s, hhead + s.sid) for c, s, _ in grp] for grp in qlists])
+            if len(self._fast) > 4096:
+                self._fast.clear()
+            self._fast[subj] = entry
+            self._fast[b"\x00H" + subj] = hentry
+        return entry
+
+    def fast_entry_h(self, subj: bytes) -> tuple:
+        self.fast_entry(subj)
+        return self._fast[b"\x00H" + subj]
+
+
+class _NoAuthResult:
+    user = ""
+    permissions = None
+    account = "$G"
+
+
+_NoAuth = _NoAuthResult()
