@@ -112,7 +112,7 @@ class _Conn(asyncio.Protocol):
                 srv.loop.start_tls(self.transport, self, srv.ssl_context, server_side=True),
                 timeout=srv.opts.tls_timeout,
             )
-        except (OSError, ssl.SSLError, asyncio.TimeoutError, ConnectionError) as e:
+        except (TimeoutError, OSError, ssl.SSLError, ConnectionError) as e:
             logger.error("%s - TLS handshake error: %s", self._label(), e)
             self.transport.abort()
             return
@@ -348,7 +348,7 @@ class Server:
         if self._listener is not None:
             try:
                 await asyncio.wait_for(self._listener.wait_closed(), 2)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
         logger.info("Server Exiting..")
         self._stopped.set()

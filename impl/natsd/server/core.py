@@ -38,6 +38,14 @@ import random
 import msgspec
 
 from natsd.protocol import wire
+from natsd.server.auth import (
+    SYS_QUEUE_GROUP,
+    is_reserved_publish,
+    is_reserved_reply,
+    pub_violation,
+    reply_violation,
+    sub_violation,
+)
 from natsd.subjects.sublist import InvalidSubjectError, Sublist, Subscription
 from natsd.subjects.validate import is_valid_literal_subject
 
@@ -147,6 +155,7 @@ class Client:
         self._chunks: list[bytes] | None = None  # payload being collected
         self._have = 0
         self._pa: tuple | None = None  # (op, subject, reply, hdr, size, head) awaiting payload
+        self._lines: dict[bytes, tuple] = {}  # validated PUB/HPUB lines -> parsed args
 
     # -- output helpers ---------------------------------------------------
     def send(self, data: bytes) -> None:
@@ -199,6 +208,8 @@ class Client:
             if buf[size] != 13 or buf[size + 1] != 10:
                 self._fail("Parse Error", wire.ERR_UNKNOWN_OP)
             self._inbound(subj, reply, head + buf[: size + 2], size, hdr)
+            if self.verbose:
+                self.send(wire.OK)
             pos = size + 2
         else:
             if self._pending:
@@ -208,47 +219,80 @@ class Client:
                 buf = data
             pos = 0
         n = len(buf)
-        verbose = self.verbose
-        while pos < n:
-            # fast path: "PUB subj [reply] size\r\n" written the way clients write it
-            if buf.startswith(b"PUB ", pos) and not self.awaiting_auth:
-                nl = buf.find(b"\n", pos + 4)
-                if nl > 0 and buf[nl - 1] == 13:
-                    line = buf[pos + 4 : nl - 1]
-                    parts = line.split(b" ")
-                    np_ = len(parts)
-                    if (np_ == 2 or np_ == 3) and b"" not in parts and b"\t" not in line and b"\r" not in line:
-                        szb = parts[-1]
-                        if 0 < len(szb) <= 9 and szb.isdigit():
-                            size = int(szb)
-                            if size <= self.broker.max_payload and (nl - pos) <= self.broker.max_control_line + 5:
-                                subj = parts[0]
-                                if self.pedantic and not is_valid_literal_subject(subj.decode("latin-1")):
-                                    self.send_err(wire.ERR_INVALID_PUB_SUBJECT)
-                                end = nl + 1 + size
-                                if end + 2 > n:
-                                    self._await_payload(
-                                        "PUB", subj, parts[1] if np_ == 3 else None, -1, size,
-                                        buf[pos + 4 + len(subj) : nl + 1], buf, nl + 1,
-                                    )
-                                    return
-                                if buf[end] != 13 or buf[end + 1] != 10:
-                                    self._fail("Parse Error", wire.ERR_UNKNOWN_OP)
-                                self._inbound(
-                                    subj, parts[1] if np_ == 3 else None,
-                                    buf[pos + 4 + len(subj) : end + 2], size, -1,
-                                )
-                                if verbose:
-                                    self.send(wire.OK)
-                                pos = end + 2
-                                continue
-            newpos = self._slow_op(buf, pos)
-            if newpos < 0:
-                if self._chunks is None:
-                    self._pending = buf[pos:]
-                return
-            pos = newpos
-            verbose = self.verbose
+        lcache = self._lines
+        broker = self.broker
+        sl = broker.sublist
+        dirty = broker.dirty
+        nmsgs = nbytes = 0
+        try:
+            while pos < n:
+                nl = buf.find(b"\n", pos)
+                pa = lcache.get(buf[pos:nl]) if nl > 0 else None
+                if pa is None:
+                    newpos = self._slow_op(buf, pos)
+                    if newpos < 0:
+                        if self._chunks is None:
+                            self._pending = buf[pos:]
+                        return
+                    pos = newpos
+                    continue
+                # fast path: a PUB/HPUB line seen before, already validated
+                subj, reply, hdr, size, skip, simple_ok = pa
+                end = nl + 1 + size
+                if end + 2 > n:
+                    self._await_payload("PUB", subj, reply, hdr, size, buf[pos + skip : nl + 1], buf, nl + 1)
+                    return
+                if buf[end] != 13 or buf[end + 1] != 10:
+                    self._fail("Parse Error", wire.ERR_UNKNOWN_OP)
+                tail = buf[pos + skip : end + 2]
+                pos = end + 2
+                if not simple_ok:
+                    self._inbound(subj, reply, tail, size, hdr)
+                    if self.verbose:
+                        self.send(wire.OK)
+                    continue
+                nmsgs += 1
+                nbytes += size
+                if sl.genid != broker.fast_gen:
+                    broker.reset_fast()
+                ent = (broker.fast if hdr < 0 else broker.fast_h).get(subj)
+                if ent is None:
+                    ent = broker.build_entry(subj, hdr >= 0)
+                simple = ent[0]
+                if simple:
+                    ent[3] += 1
+                    ent[4] += size
+                    for ob, c, prefix in simple:
+                        if not ob:
+                            dirty.append(c)
+                        ob += prefix
+                        ob += tail
+                if ent[1] or ent[2]:
+                    self._deliver_rest(ent, subj, reply, tail, size, hdr)
+                elif not simple and reply is not None and self.no_responders:
+                    self._no_responders(subj, reply)
+        finally:
+            if nmsgs:
+                self.in_msgs += nmsgs
+                self.in_bytes += nbytes
+
+    def _learn_line(self, name, arg, buf, after, subj, reply, hdr, size) -> None:
+        # Remember a well-formed line ("PUB a [r] n\r" with single spaces) so the
+        # next identical line skips parsing. Only lines whose bytes alone decide
+        # the outcome are cached (size limits and pedantic checks passed).
+        line_start = after - 1 - len(arg) - 1 - len(name) - 1
+        if line_start < 0 or buf[after - 2] != 13:
+            return
+        line = buf[line_start : after - 1]
+        expect = name.encode() + b" " + arg + b"\r"
+        if line != expect or b"\t" in arg or b"\r" in arg or b"  " in arg:
+            return
+        lines = self._lines
+        if len(lines) >= 512:
+            lines.clear()
+        simple_ok = (self.perms is None and not self.verbose and (self.echo or not self.subs)
+                     and subj[:1] not in (b"_", b"$"))
+        lines[line] = (subj, reply, hdr, size, len(name) + 1 + len(subj), simple_ok)
 
     def _await_payload(self, op, subj, reply, hdr, size, head, buf, start) -> None:
         self._pa = (op, subj, reply, hdr, size, head)
@@ -381,6 +425,8 @@ class Client:
         reply = args[1] if na == (3 if hdr < 0 else 4) else None
         if self.pedantic and not is_valid_literal_subject(subj.decode("latin-1")):
             self.send_err(wire.ERR_INVALID_PUB_SUBJECT)
+        else:
+            self._learn_line(name, arg, buf, after, subj, reply, hdr, size)
         # the frame head delivered after "MSG <subj> <sid>"
         head = b" " + (reply + b" " if reply is not None else b"")
         head += (args[-2] + b" " + args[-1] if hdr >= 0 else args[-1]) + b"\r\n"
@@ -448,10 +494,8 @@ class Client:
         broker = self.broker
         subject = subj.decode("latin-1")
         qname = queue.decode("latin-1") if queue is not None else None
-        if self.perms is not None and (
-            not self.perms.can_subscribe(subject, qname) or qname == "_sys_"
-        ):
-            self.send_err(_sub_violation(subject, qname))
+        if qname == SYS_QUEUE_GROUP or (self.perms is not None and not self.perms.can_subscribe(subject, qname)):
+            self.send_err(sub_violation(subject, qname))
             return
         if sid in self.subs:
             if self.verbose:
@@ -482,6 +526,7 @@ class Client:
         if sub is not None:
             if mx > 0 and mx > sub.nm:
                 sub.max = mx
+                self.broker.sublist.genid += 1  # delivery entries must now count this sub
             else:
                 self.unsubscribe(sub)
         if self.verbose:
@@ -502,68 +547,95 @@ class Client:
         if perms is not None:
             subject = subj.decode("latin-1")
             if not perms.can_publish(subject):
-                self.send_err(_pub_violation(subject))
+                self.send_err(pub_violation(subject))
                 return
-        plist, qlists = broker.fast_entry(subj) if hdr < 0 else broker.fast_entry_h(subj)
-        delivered = False
-        dirty = broker.dirty
+        if reply is not None and perms is not None and is_reserved_reply(reply.decode("latin-1")):
+            self.send_err(reply_violation(reply.decode("latin-1")))
+            return
+        if subj[:1] in (b"_", b"$") and is_reserved_publish(subj.decode("latin-1")):
+            self.send_err(pub_violation(subj.decode("latin-1")))
+            return
+        ent = broker.entry(subj, hdr >= 0)
+        simple = ent[0]
         echo = self.echo
-        for c, sub, prefix in plist:
-            if c is self and not echo:
-                continue
-            ob = c.out
-            if hdr >= 0 and not c.headers:
-                self._deliver_stripped(c, sub, subj, reply, tail, size, hdr)
-            else:
+        delivered = False
+        if simple:
+            dirty = broker.dirty
+            if not echo:
+                simple = [t for t in simple if t[1] is not self]
+            for ob, c, prefix in simple:
                 if not ob:
                     dirty.append(c)
                 ob += prefix
                 ob += tail
-            c.out_msgs += 1
-            c.out_bytes += size
-            sub.nm += 1
-            if sub.max and sub.nm >= sub.max:
-                c.unsubscribe(sub)
-            delivered = True
-        if qlists:
-            for members in qlists:
-                if not echo:
-                    members = [m for m in members if m[0] is not self]
-                    if not members:
-                        continue
-                c, sub, prefix = members[int(_rand() * len(members))]
-                if sub.closed:
-                    continue
-                if hdr >= 0 and not c.headers:
-                    self._deliver_stripped(c, sub, subj, reply, tail, size, hdr)
-                else:
-                    ob = c.out
-                    if not ob:
-                        dirty.append(c)
-                    ob += prefix
-                    ob += tail
-                c.out_msgs += 1
-                c.out_bytes += size
-                sub.nm += 1
-                if sub.max and sub.nm >= sub.max:
-                    c.unsubscribe(sub)
+            if simple:
                 delivered = True
+                if len(simple) == len(ent[0]):
+                    ent[3] += 1
+                    ent[4] += size
+                else:
+                    for _, c, _ in simple:
+                        c.out_msgs += 1
+                        c.out_bytes += size
+                    for sub in ent[5]:
+                        if sub.client is not self:
+                            sub.nm += 1
+        if ent[1] or ent[2]:
+            delivered = self._deliver_rest(ent, subj, reply, tail, size, hdr) or delivered
+        elif not delivered and reply is not None and self.no_responders:
+            self._no_responders(subj, reply)
+
+    def _deliver_rest(self, ent: list, subj, reply, tail, size, hdr) -> bool:
+        """Subscriptions that need per-delivery work: auto-unsubscribe, no
+        header support, queue groups, or an echo-off publisher's own subs."""
+        delivered = False
+        echo = self.echo
+        for c, sub, prefix in ent[1]:
+            if sub.closed or (c is self and not echo):
+                continue
+            self._deliver_one(c, sub, prefix, subj, reply, tail, size, hdr)
+            delivered = True
+        for members in ent[2]:
+            if not echo:
+                members = [m for m in members if m[0] is not self]
+            live = [m for m in members if not m[1].closed] if len(members) > 1 else members
+            if not live or live[0][1].closed:
+                continue
+            c, sub, prefix = live[int(_rand() * len(live))]
+            self._deliver_one(c, sub, prefix, subj, reply, tail, size, hdr)
+            delivered = True
         if delivered:
-            broker.out_msgs += 1
-        elif reply is not None and self.no_responders:
-            r = broker.sublist.match(reply.decode("latin-1"))
-            for s in r.psubs:
-                if s.client is self:
-                    self.send(wire.no_responders_msg(reply, s.sid, subj))
-                    break
+            return True
+        if not ent[0] and reply is not None and self.no_responders:
+            self._no_responders(subj, reply)
+        return False
 
     @staticmethod
-    def _deliver_stripped(c: Client, sub: Subscription, subj, reply, tail, size, hdr) -> None:
-        # A client that did not negotiate headers gets the payload only, as MSG.
-        nl = tail.index(b"\n")
-        body = tail[nl + 1 + hdr : nl + 1 + size]
-        head = b"MSG " + subj + b" " + sub.sid + (b" " + reply if reply is not None else b"")
-        c.send(head + b" " + str(len(body)).encode() + b"\r\n" + body + b"\r\n")
+    def _deliver_one(c: Client, sub: Subscription, prefix, subj, reply, tail, size, hdr) -> None:
+        if c.perms is not None and c.perms.has_sub_deny and c.perms.delivery_denied(
+            subj.decode("latin-1"), sub.queue
+        ):
+            return
+        if hdr >= 0 and not c.headers:
+            # A client that did not negotiate headers gets the payload only, as MSG.
+            nl = tail.index(b"\n")
+            body = tail[nl + 1 + hdr : nl + 1 + size]
+            head = b"MSG " + subj + b" " + sub.sid + (b" " + reply if reply is not None else b"")
+            c.send(head + b" " + str(len(body)).encode() + b"\r\n" + body + b"\r\n")
+        else:
+            c.send(prefix + tail)
+        c.out_msgs += 1
+        c.out_bytes += size
+        sub.nm += 1
+        if sub.max and sub.nm >= sub.max:
+            c.unsubscribe(sub)
+
+    def _no_responders(self, subj: bytes, reply: bytes) -> None:
+        r = self.broker.sublist.match(reply.decode("latin-1"))
+        for s in r.psubs:
+            if s.client is self:
+                self.send(wire.no_responders_msg(reply, s.sid, subj))
+                return
 
     def on_closed(self) -> None:
         """Drop this client's subscriptions (called by the shell once)."""
@@ -571,16 +643,6 @@ class Client:
             sub.closed = True
             self.broker.sublist.remove(sub)
         self.subs.clear()
-
-
-def _pub_violation(subject: str) -> str:
-    return f'Permissions Violation for Publish to "{subject}"'
-
-
-def _sub_violation(subject: str, queue: str | None) -> str:
-    if queue:
-        return f'Permissions Violation for Subscription to "{subject}" using queue "{queue}"'
-    return f'Permissions Violation for Subscription to "{subject}"'
 
 
 class Broker:
@@ -608,8 +670,9 @@ class Broker:
         self.next_cid = 1
         self.total_connections = 0
         self.out_msgs = 0
-        self._fast: dict[bytes, tuple] = {}
-        self._fast_gen = -1
+        self.fast: dict[bytes, list] = {}  # subject -> delivery entry (see build_entry)
+        self.fast_h: dict[bytes, list] = {}  # the same for HPUB (HMSG frames)
+        self.fast_gen = -1
 
     # -- clients ----------------------------------------------------------
     def new_client(self, now: int, ip: str = "", port: int = 0) -> Client:
@@ -622,6 +685,7 @@ class Broker:
 
     def remove_client(self, c: Client) -> None:
         if self.clients.pop(c.cid, None) is not None:
+            self.fold_stats()
             c.on_closed()
 
     def info_line(self, c: Client, *, connect_info: bool = False) -> bytes:
@@ -656,30 +720,62 @@ class Broker:
         return a.check({}, None)
 
     # -- routing ----------------------------------------------------------
-    def fast_entry(self, subj: bytes) -> tuple:
-        sl = self.sublist
-        if sl.genid != self._fast_gen:
-            self._fast.clear()
-            self._fast_gen = sl.genid
-        entry = self._fast.get(subj)
-        if entry is None:
-            r = sl.match(subj.decode("latin-1"))
-            mhead = b"MSG " + subj + b" "
-            hhead = b"HMSG " + subj + b" "
-            plist = [(s.client, s, mhead + s.sid) for s in r.psubs]
-            qlists = [[(s.client, s, mhead + s.sid) for s in grp] for grp in r.qsubs]
-            entry = (plist, qlists)
-            hentry = ([(c, s, hhead + s.sid) for c, s, _ in plist],
-                      [[(c, s, hhead + s.sid) for c, s, _ in grp] for grp in qlists])
-            if len(self._fast) > 4096:
-                self._fast.clear()
-            self._fast[subj] = entry
-            self._fast[b"\x00H" + subj] = hentry
-        return entry
+    def reset_fast(self) -> None:
+        """Drop the delivery cache (the sublist changed), keeping its counts."""
+        self.fold_stats()
+        self.fast.clear()
+        self.fast_h.clear()
+        self.fast_gen = self.sublist.genid
 
-    def fast_entry_h(self, subj: bytes) -> tuple:
-        self.fast_entry(subj)
-        return self._fast[b"\x00H" + subj]
+    def fold_stats(self) -> None:
+        # Fast-path deliveries are counted per cache entry; move the counts
+        # to the subscriptions and clients they belong to.
+        for cache in (self.fast, self.fast_h):
+            for ent in cache.values():
+                cnt = ent[3]
+                if cnt:
+                    nb = ent[4]
+                    for _, c, _ in ent[0]:
+                        c.out_msgs += cnt
+                        c.out_bytes += nb
+                    for sub in ent[5]:
+                        sub.nm += cnt
+                    ent[3] = ent[4] = 0
+
+    def entry(self, subj: bytes, headers: bool) -> list:
+        if self.sublist.genid != self.fast_gen:
+            self.reset_fast()
+        ent = (self.fast_h if headers else self.fast).get(subj)
+        if ent is None:
+            ent = self.build_entry(subj, headers)
+        return ent
+
+    def build_entry(self, subj: bytes, headers: bool) -> list:
+        """[simple, per-delivery, queue groups, count, bytes, simple subs].
+
+        ``simple`` holds (out buffer, client, frame prefix) for subscriptions a
+        message reaches with two appends; the others need per-delivery work.
+        """
+        r = self.sublist.match(subj.decode("latin-1"))
+        head = (b"HMSG " if headers else b"MSG ") + subj + b" "
+        simple = []
+        simple_subs = []
+        rest = []
+        for s in r.psubs:
+            c = s.client
+            if s.max or (headers and not c.headers) or (c.perms is not None and c.perms.has_sub_deny):
+                rest.append((c, s, head + s.sid))
+            else:
+                simple.append((c.out, c, head + s.sid))
+                simple_subs.append(s)
+        qlists = [[(s.client, s, head + s.sid) for s in grp] for grp in r.qsubs]
+        ent = [simple, rest, qlists, 0, 0, simple_subs]
+        cache = self.fast_h if headers else self.fast
+        if len(cache) >= 4096:
+            self.reset_fast()
+            cache = self.fast_h if headers else self.fast
+        cache[subj] = ent
+        return ent
 
 
 class _NoAuthResult:
