@@ -199,7 +199,7 @@ class Client:
             self._have += len(data)
             op, subj, reply, hdr, size, head = self._pa
             if self._have < size + 2:
-                if self._have > size and self._chunks[-1][size - self._have] != 13:
+                if self._have == size + 1 and data and data[-1] != 13:
                     self._fail("Parse Error", wire.ERR_UNKNOWN_OP)
                 return
             buf = b"".join(self._chunks)
