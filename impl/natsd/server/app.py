@@ -292,8 +292,8 @@ class Server:
             if o.tls_verify:
                 info["tls_verify"] = True
         info["max_payload"] = o.max_payload
-        if o.jetstream:
-            info["jetstream"] = True
+        # "jetstream": true is advertised only once the JetStream API is served;
+        # -js is accepted today but clients must not be told it works.
         if self.lame_duck:
             info["ldm"] = True
         info["api_lvl"] = JS_API_LEVEL

@@ -596,13 +596,23 @@ class Client:
             self._deliver_one(c, sub, prefix, subj, reply, tail, size, hdr)
             delivered = True
         for members in ent[2]:
-            if not echo:
-                members = [m for m in members if m[0] is not self]
-            live = [m for m in members if not m[1].closed] if len(members) > 1 else members
-            if not live or live[0][1].closed:
-                continue
-            c, sub, prefix = live[int(_rand() * len(live))]
-            self._deliver_one(c, sub, prefix, subj, reply, tail, size, hdr)
+            c, sub, prefix = members[int(_rand() * len(members))]
+            if sub.closed or (c is self and not echo):
+                live = [m for m in members if not m[1].closed and (echo or m[0] is not self)]
+                if not live:
+                    continue
+                c, sub, prefix = live[int(_rand() * len(live))]
+            if sub.max or c.perms is not None or (hdr >= 0 and not c.headers):
+                self._deliver_one(c, sub, prefix, subj, reply, tail, size, hdr)
+            else:
+                ob = c.out
+                if not ob:
+                    self.broker.dirty.append(c)
+                ob += prefix
+                ob += tail
+                c.out_msgs += 1
+                c.out_bytes += size
+                sub.nm += 1
             delivered = True
         if delivered:
             return True

@@ -1,0 +1,21 @@
+"""natsd.spec: the machine-readable parity spec (spec/*.toml) and its generator.
+
+Each area file holds rules::
+
+    [[rule]]
+    id = "protocol.pub.max_payload"
+    statement = "A PUB whose size exceeds max_payload gets -ERR 'Maximum Payload Violation' and is closed."
+    go = "server/client.go processPub"
+    status = "Y"            # Y | partial | N | differs
+    model = ""              # natsd.model function implementing it, when there is one
+    tests = ["tests/test_x.py::test_y"]
+    note = ""               # why, for partial / differs / N
+
+``load()`` validates them (unknown keys, duplicate ids, bad statuses, dangling
+tests); ``python -m natsd.spec generate`` writes docs/spec/<area>.md and
+differences.md from them.
+"""
+
+from ._load import ROOT, SPEC_DIR, Area, Rule, SpecError, load, test_exists
+
+__all__ = ["ROOT", "SPEC_DIR", "Area", "Rule", "SpecError", "load", "test_exists"]
