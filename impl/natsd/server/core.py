@@ -63,7 +63,7 @@ _OPS = {
 _PREFIXES = {name[:i] for name in _OPS for i in range(1, len(name))}
 
 
-class ConnectOpts(msgspec.Struct, omit_defaults=True):
+class ConnectOpts(msgspec.Struct):
     """CONNECT fields (client.go ClientOpts); defaults are Go's defaultOpts."""
 
     verbose: bool = True
@@ -77,6 +77,7 @@ class ConnectOpts(msgspec.Struct, omit_defaults=True):
     lang: str = ""
     version: str = ""
     user: str = ""
+    password: str = msgspec.field(default="", name="pass")
     auth_token: str = ""
     nkey: str = ""
     sig: str = ""
@@ -85,7 +86,27 @@ class ConnectOpts(msgspec.Struct, omit_defaults=True):
     new_account: bool = False
 
 
-_connect_decoder = msgspec.json.Decoder(ConnectOpts)
+_CONNECT_FIELDS = {f.encode_name: f.name for f in msgspec.structs.fields(ConnectOpts)}
+_CONNECT_FOLDED = {k.lower(): k for k in _CONNECT_FIELDS}
+
+
+def _merge_connect(current: ConnectOpts, arg: bytes) -> ConnectOpts:
+    """Decode CONNECT JSON on top of the current options, as Go's json.Unmarshal
+    into the existing ClientOpts does: omitted and null fields keep their value,
+    keys match case-insensitively, unknown keys are ignored, wrong types fail."""
+    raw = msgspec.json.decode(arg)
+    if raw is None:
+        return current
+    if not isinstance(raw, dict):
+        raise msgspec.ValidationError("CONNECT argument is not an object")
+    merged = msgspec.to_builtins(current)
+    for key, value in raw.items():
+        if value is None:
+            continue
+        name = key if key in _CONNECT_FIELDS else _CONNECT_FOLDED.get(key.lower())
+        if name is not None:
+            merged[name] = value
+    return msgspec.convert(merged, ConnectOpts)
 
 
 class _Close(Exception):
@@ -131,8 +152,8 @@ class Client:
         self.connected = False
         self.awaiting_auth = broker.auth_required
         self.opts = ConnectOpts()
-        self.verbose = False
-        self.pedantic = False
+        self.verbose = True  # Go's defaultOpts apply before any CONNECT
+        self.pedantic = True
         self.echo = True
         self.headers = False
         self.no_responders = False
@@ -208,8 +229,6 @@ class Client:
             if buf[size] != 13 or buf[size + 1] != 10:
                 self._fail("Parse Error", wire.ERR_UNKNOWN_OP)
             self._inbound(subj, reply, head + buf[: size + 2], size, hdr)
-            if self.verbose:
-                self.send(wire.OK)
             pos = size + 2
         else:
             if self._pending:
@@ -248,8 +267,6 @@ class Client:
                 pos = end + 2
                 if not simple_ok:
                     self._inbound(subj, reply, tail, size, hdr)
-                    if self.verbose:
-                        self.send(wire.OK)
                     continue
                 nmsgs += 1
                 nbytes += size
@@ -291,7 +308,8 @@ class Client:
         if len(lines) >= 512:
             lines.clear()
         simple_ok = (self.perms is None and not self.verbose and (self.echo or not self.subs)
-                     and subj[:1] not in (b"_", b"$"))
+                     and subj[:1] not in (b"_", b"$")
+                     and (reply is None or reply[:1] not in (b"_", b"$")))
         lines[line] = (subj, reply, hdr, size, len(name) + 1 + len(subj), simple_ok)
 
     def _await_payload(self, op, subj, reply, hdr, size, head, buf, start) -> None:
@@ -374,6 +392,8 @@ class Client:
                 return -1
             if buf[after] != 13 or buf[after + 1] != 10:
                 self._fail("Parse Error", wire.ERR_UNKNOWN_OP)
+            if self.verbose:
+                self.send(wire.OK)
             return after + 2
         if name == "SUB":
             self._sub(arg)
@@ -423,6 +443,9 @@ class Client:
             self._fail("Maximum Payload Exceeded", wire.ERR_MAX_PAYLOAD)
         subj = args[0]
         reply = args[1] if na == (3 if hdr < 0 else 4) else None
+        if hdr == 0:
+            hdr = -1  # Go delivers an HPUB without header bytes as a plain MSG
+            args = args[:-2] + args[-1:]
         if self.pedantic and not is_valid_literal_subject(subj.decode("latin-1")):
             self.send_err(wire.ERR_INVALID_PUB_SUBJECT)
         else:
@@ -438,8 +461,6 @@ class Client:
         if buf[end] != 13 or buf[end + 1] != 10:
             self._fail("Parse Error", wire.ERR_UNKNOWN_OP)
         self._inbound(subj, reply, head + buf[after : end + 2], size, hdr)
-        if self.verbose:
-            self.send(wire.OK)
         return end + 2
 
     # -- ops --------------------------------------------------------------
@@ -458,7 +479,7 @@ class Client:
 
     def _connect(self, arg: bytes) -> None:
         try:
-            opts = ConnectOpts() if arg.strip() == b"null" else _connect_decoder.decode(arg)
+            opts = _merge_connect(self.opts, arg)
         except (msgspec.DecodeError, msgspec.ValidationError):
             self._fail("Parse Error")
         self.opts = opts
@@ -469,7 +490,7 @@ class Client:
         self.no_responders = opts.no_responders
         broker = self.broker
         if broker.auth_required or self.awaiting_auth:
-            result = broker.authenticate(msgspec.json.decode(arg) if arg.strip() != b"null" else {}, self)
+            result = broker.authenticate(msgspec.to_builtins(opts), self)
             if result is None:
                 self._fail("Authentication Failure", wire.ERR_AUTH_VIOLATION)
             self._authorized(result)
@@ -524,6 +545,7 @@ class Client:
             self._fail("Parse Error")
         sub = self.subs.get(sid)
         if sub is not None:
+            self.broker.fold_stats()  # sub.nm must count fast-path deliveries too
             if mx > 0 and mx > sub.nm:
                 sub.max = mx
                 self.broker.sublist.genid += 1  # delivery entries must now count this sub
@@ -542,6 +564,8 @@ class Client:
         """Route one message. ``tail`` = `` [reply] [hdr] size\\r\\n<payload>\\r\\n``."""
         self.in_msgs += 1
         self.in_bytes += size
+        if self.verbose:
+            self.send(wire.OK)
         broker = self.broker
         perms = self.perms
         if perms is not None:
@@ -549,7 +573,7 @@ class Client:
             if not perms.can_publish(subject):
                 self.send_err(pub_violation(subject))
                 return
-        if reply is not None and perms is not None and is_reserved_reply(reply.decode("latin-1")):
+        if reply is not None and reply[:1] in (b"_", b"$") and is_reserved_reply(reply.decode("latin-1")):
             self.send_err(reply_violation(reply.decode("latin-1")))
             return
         if subj[:1] in (b"_", b"$") and is_reserved_publish(subj.decode("latin-1")):
