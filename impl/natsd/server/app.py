@@ -64,7 +64,7 @@ class _Conn(asyncio.Protocol):
     """One accepted socket: bytes in -> core, queued output -> socket."""
 
     __slots__ = ("server", "client", "transport", "ping_timer", "auth_timer", "wd_timer", "closing",
-                 "tls_object")
+                 "tls_object", "tls_pending")
 
     def __init__(self, server: Server) -> None:
         self.server = server
@@ -75,6 +75,7 @@ class _Conn(asyncio.Protocol):
         self.wd_timer = None
         self.closing = False
         self.tls_object = None
+        self.tls_pending = False  # output waits until the TLS transport exists
 
     # -- asyncio callbacks ------------------------------------------------
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -101,6 +102,10 @@ class _Conn(asyncio.Protocol):
         if srv.broker.auth_required:
             self.auth_timer = loop.call_later(srv.opts.auth_timeout, self._auth_timeout)
         if srv.ssl_context is not None:
+            # No byte may reach the protocol parser before the handshake owns the
+            # socket: start_tls resumes reading once it has taken the transport.
+            transport.pause_reading()
+            self.tls_pending = True
             loop.create_task(self._start_tls())
         self.ping_timer = loop.call_later(srv.opts.ping_interval / _NS, self._ping)
 
@@ -119,25 +124,25 @@ class _Conn(asyncio.Protocol):
         if new_transport is None:
             return
         self.transport = new_transport
-        if self.client is not None:
-            self.client.tls = True
+        self.tls_pending = False
         self.tls_object = new_transport.get_extra_info("ssl_object")
+        c = self.client
+        if c is not None:
+            c.tls = True
+            if c.out or c.close_reason is not None:
+                srv.broker.dirty.append(c)
+                srv.schedule_flush()
 
     def data_received(self, data: bytes) -> None:
         c = self.client
         if c is None:
             return
         srv = self.server
-        if srv.ssl_context is not None and not c.tls:
-            # Plain bytes where a TLS handshake must come: Go's TLS-required error.
-            c.send_err(wire.ERR_TLS_REQUIRED)
-            c.close("TLS Handshake Error")
-        else:
-            c.last_activity = _now()
-            if c.awaiting_auth is False and self.auth_timer is not None:
-                self.auth_timer.cancel()
-                self.auth_timer = None
-            c.receive(data)
+        c.last_activity = _now()
+        if c.awaiting_auth is False and self.auth_timer is not None:
+            self.auth_timer.cancel()
+            self.auth_timer = None
+        c.receive(data)
         if srv.broker.dirty and not srv.flush_scheduled:
             srv.flush_scheduled = True
             srv.loop.call_soon(srv.flush)
@@ -372,13 +377,14 @@ class Server:
         duration = max(o.lame_duck_duration / _NS - grace, 0.0)
         logger.info("Closing existing clients in %gs", grace)
         await asyncio.sleep(grace)  # the grace period itself is the specified behaviour
+        # Close the clients spread over the rest of the period; once the last
+        # one is gone, shut down at once (nats-server does not wait it out).
         conns = list(self.conns.values())
-        if conns:
-            step = duration / len(conns)
-            for conn in conns:
-                conn._close("Server Shutdown")
-                if step:
-                    await asyncio.sleep(step)
+        step = duration / len(conns) if conns else 0.0
+        for i, conn in enumerate(conns):
+            conn._close("Server Shutdown")
+            if step and i < len(conns) - 1:
+                await asyncio.sleep(step)
         await self.shutdown()
 
     # -- output -------------------------------------------------------------
@@ -401,6 +407,8 @@ class Server:
             if conn.closing:
                 c.out.clear()
                 continue
+            if conn.tls_pending:
+                continue  # _start_tls re-queues it once the handshake is done
             t = conn.transport
             out = c.out
             if out:

@@ -42,6 +42,7 @@ from natsd.server.auth import (
     SYS_QUEUE_GROUP,
     is_reserved_publish,
     is_reserved_reply,
+    new_nonce,
     pub_violation,
     reply_violation,
     sub_violation,
@@ -738,7 +739,7 @@ class Broker:
 
     # -- auth -------------------------------------------------------------
     def new_nonce(self) -> str:
-        return self.authenticator.new_nonce() if self.authenticator is not None else ""
+        return new_nonce() if self.authenticator is not None else ""
 
     def authenticate(self, connect: dict, c: Client):
         if self.authenticator is None:

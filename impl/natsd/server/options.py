@@ -82,7 +82,9 @@ class Options:
     # logging
     debug: bool = False
     trace: bool = False
+    trace_verbose: bool = False  # -VV / trace_verbose: also trace the system account
     logtime: bool = True
+    logtime_utc: bool = False
     log_file: str = ""
     syslog: bool = False
     pid_file: str = ""
@@ -97,6 +99,7 @@ class Options:
     jetstream_domain: str = ""
     # bookkeeping
     config_file: str = ""
+    check_config: bool = False  # -t: validate the config file and exit
     no_log: bool = False
 
     def copy(self) -> Options:
