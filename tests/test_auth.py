@@ -11,6 +11,7 @@ import base64
 import bcrypt
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
 from natsd.server.auth import (
     AUTH_VIOLATION,
     Authenticator,

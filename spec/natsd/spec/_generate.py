@@ -44,14 +44,14 @@ def render_differences(areas: list[Area]) -> str:
     diffs = [(a, r) for a in areas for r in a.rule if r.status == "differs"]
     out.append("## Intended differences\n")
     if diffs:
-        for a, r in diffs:
+        for _a, r in diffs:
             out.append(f"- `{r.id}`: {r.statement} **Why:** {r.note}")
     else:
         out.append("None.")
     out.append("")
     partial = [(a, r) for a in areas for r in a.rule if r.status in ("partial", "N")]
     out.append("## Partial and not yet built\n")
-    for a, r in partial:
+    for _a, r in partial:
         out.append(f"- `{r.id}` ({r.status}): {r.statement} {r.note}")
     out.append("")
     for a in areas:
