@@ -13,6 +13,7 @@ Mirrors nats-server server.go (``Start``, ``AcceptLoop``, ``createClient``,
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import platform
 import secrets
@@ -64,7 +65,7 @@ class _Conn(asyncio.Protocol):
     """One accepted socket: bytes in -> core, queued output -> socket."""
 
     __slots__ = ("server", "client", "transport", "ping_timer", "auth_timer", "wd_timer", "closing",
-                 "tls_object", "tls_pending")
+                 "tls", "tls_in", "tls_out", "tls_timer")
 
     def __init__(self, server: Server) -> None:
         self.server = server
@@ -74,8 +75,13 @@ class _Conn(asyncio.Protocol):
         self.auth_timer = None
         self.wd_timer = None
         self.closing = False
-        self.tls_object = None
-        self.tls_pending = False  # output waits until the TLS transport exists
+        # TLS runs through memory BIOs on this same transport: the INFO goes out
+        # in plain text first, then every byte read belongs to the handshake, with
+        # no window in which a fast client's ClientHello could reach the parser.
+        self.tls: ssl.SSLObject | None = None
+        self.tls_in: ssl.MemoryBIO | None = None
+        self.tls_out: ssl.MemoryBIO | None = None
+        self.tls_timer = None
 
     # -- asyncio callbacks ------------------------------------------------
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -102,42 +108,79 @@ class _Conn(asyncio.Protocol):
         if srv.broker.auth_required:
             self.auth_timer = loop.call_later(srv.opts.auth_timeout, self._auth_timeout)
         if srv.ssl_context is not None:
-            # No byte may reach the protocol parser before the handshake owns the
-            # socket: start_tls resumes reading once it has taken the transport.
-            transport.pause_reading()
-            self.tls_pending = True
-            loop.create_task(self._start_tls())
+            self.tls_in, self.tls_out = ssl.MemoryBIO(), ssl.MemoryBIO()
+            self.tls = srv.ssl_context.wrap_bio(self.tls_in, self.tls_out, server_side=True)
+            self.tls_timer = loop.call_later(srv.opts.tls_timeout, self._tls_timeout)
         self.ping_timer = loop.call_later(srv.opts.ping_interval / _NS, self._ping)
 
-    async def _start_tls(self) -> None:
-        srv = self.server
-        assert self.transport is not None
-        try:
-            new_transport = await asyncio.wait_for(
-                srv.loop.start_tls(self.transport, self, srv.ssl_context, server_side=True),
-                timeout=srv.opts.tls_timeout,
-            )
-        except (TimeoutError, OSError, ssl.SSLError, ConnectionError) as e:
-            logger.error("%s - TLS handshake error: %s", self._label(), e)
-            self.transport.abort()
-            return
-        if new_transport is None:
-            return
-        self.transport = new_transport
-        self.tls_pending = False
-        self.tls_object = new_transport.get_extra_info("ssl_object")
+    def _tls_timeout(self) -> None:
+        self.tls_timer = None
         c = self.client
-        if c is not None:
+        if c is not None and not c.tls:
+            logger.error("%s - TLS handshake timeout", self._label())
+            self._close("TLS Handshake Error", abort=True)
+
+    def _tls_send_raw(self) -> None:
+        pending = self.tls_out.pending
+        if pending and self.transport is not None:
+            self.transport.write(self.tls_out.read(pending))
+
+    def _tls_receive(self, data: bytes) -> bytes | None:
+        """Feed TLS records in; return the plain bytes they carry (None: closed)."""
+        c = self.client
+        tls = self.tls
+        self.tls_in.write(data)
+        if not c.tls:
+            try:
+                tls.do_handshake()
+            except ssl.SSLWantReadError:
+                self._tls_send_raw()
+                return b""
+            except (ssl.SSLError, ValueError) as e:
+                self._tls_send_raw()
+                logger.error("%s - TLS handshake error: %s", self._label(), e)
+                self._close("TLS Handshake Error", abort=True)
+                return None
             c.tls = True
+            if self.tls_timer is not None:
+                self.tls_timer.cancel()
+                self.tls_timer = None
             if c.out or c.close_reason is not None:
-                srv.broker.dirty.append(c)
-                srv.schedule_flush()
+                self.server.broker.dirty.append(c)
+                self.server.schedule_flush()
+        chunks = []
+        while True:
+            try:
+                chunk = tls.read(65536)
+            except ssl.SSLWantReadError:
+                break
+            except (ssl.SSLError, ValueError):
+                self._tls_send_raw()
+                self._close("Client Closed", abort=True)
+                return None
+            if not chunk:
+                # An empty read is the client's close_notify: answer it, so its
+                # TLS shutdown completes at once instead of timing out.
+                with contextlib.suppress(ssl.SSLError, ValueError):
+                    tls.unwrap()
+                self._tls_send_raw()
+                if chunks:
+                    c.receive(b"".join(chunks))
+                self._close("Client Closed")
+                return None
+            chunks.append(chunk)
+        self._tls_send_raw()
+        return b"".join(chunks)
 
     def data_received(self, data: bytes) -> None:
         c = self.client
         if c is None:
             return
         srv = self.server
+        if self.tls is not None:
+            data = self._tls_receive(data)
+            if not data:
+                return
         c.last_activity = _now()
         if c.awaiting_auth is False and self.auth_timer is not None:
             self.auth_timer.cancel()
@@ -152,7 +195,7 @@ class _Conn(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         c = self.client
-        for t in (self.ping_timer, self.auth_timer, self.wd_timer):
+        for t in (self.ping_timer, self.auth_timer, self.wd_timer, self.tls_timer):
             if t is not None:
                 t.cancel()
         if c is None:
@@ -309,6 +352,10 @@ class Server:
         self.loop = asyncio.get_running_loop()
         self._stopped = asyncio.Event()
         o = self.opts
+        if o.http_port:  # as nats-server: monitoring is up before clients can connect
+            from natsd.server import monitor
+
+            self._monitor = await monitor.start(self)
         self._listener = await self.loop.create_server(
             lambda: _Conn(self), host=o.host or None, port=o.port, reuse_address=True, backlog=1024
         )
@@ -325,10 +372,6 @@ class Server:
         if o.jetstream:
             logger.warning("JetStream is not served yet by this natsd build; store dir %s reserved",
                            o.store_dir)
-        if o.http_port:
-            from natsd.server import monitor
-
-            self._monitor = await monitor.start(self)
         logger.info("Listening for client connections on %s:%d", o.host, self.port)
         if self.ssl_context is not None:
             logger.info("TLS required for client connections")
@@ -407,8 +450,9 @@ class Server:
             if conn.closing:
                 c.out.clear()
                 continue
-            if conn.tls_pending:
-                continue  # _start_tls re-queues it once the handshake is done
+            tls = conn.tls
+            if tls is not None and not c.tls:
+                continue  # the handshake re-queues it once it is done
             t = conn.transport
             out = c.out
             if out:
@@ -419,7 +463,11 @@ class Server:
                     out.clear()
                     conn._close("Slow Consumer (Pending Bytes)", abort=True)
                     continue
-                t.write(bytes(out))
+                if tls is None:
+                    t.write(bytes(out))
+                else:
+                    tls.write(bytes(out))
+                    conn._tls_send_raw()
                 out.clear()
             if c.close_reason is not None:
                 conn._close(c.close_reason)
@@ -429,8 +477,8 @@ class Server:
         if c is None:
             return
         self.conns.pop(c.cid, None)
-        snap = {"client": c, "reason": reason, "stop": _now(),
-                "subs": [s.subject for s in c.subs.values()]}
+        self.broker.fold_stats()  # counts of fast-path deliveries land on c and its subs
+        snap = {"client": c, "reason": reason, "stop": _now(), "subs": list(c.subs.values())}
         self.broker.remove_client(c)
         self.closed.append(snap)
         if len(self.closed) > 10000:  # Go keeps MaxClosedClients = 10000

@@ -497,6 +497,8 @@ class Client:
             self._authorized(result)
         if opts.account or opts.new_account:
             self._fail("Authentication Failure", wire.ERR_AUTH_VIOLATION)
+        if not self.connected:
+            self.rtt = self.last_activity - self.start  # Go: computeRTT(c.start) at CONNECT
         self.connected = True
         if opts.protocol < 0 or opts.protocol > 1:
             self._fail("Bad Client Protocol Version", wire.ERR_BAD_PROTOCOL)

@@ -393,6 +393,16 @@ def _peer_certs(tls_obj) -> list[dict] | None:
 
 
 
+def _tls_object(shell):
+    # the shell's ssl.SSLObject (memory-BIO TLS) or the transport's, if any
+    for name in ("tls", "tls_object"):
+        obj = getattr(shell, name, None)
+        if obj is not None and hasattr(obj, "cipher"):
+            return obj
+    t = getattr(shell, "transport", None)
+    return t.get_extra_info("ssl_object") if t is not None else None
+
+
 def _raw_auth_user(c) -> str:
     # client.go getRawAuthUser, also for servers without auth (CONNECT fields).
     if c.user:
@@ -795,7 +805,7 @@ class _Monitor:
         for k, val in (("name", o.name), ("lang", o.lang), ("version", o.version)):
             if val:
                 d[k] = val
-        tls_obj = getattr(c.shell, "tls_object", None) if c.tls else None
+        tls_obj = _tls_object(c.shell) if c.tls else None
         if tls_obj is not None:
             with contextlib.suppress(Exception):
                 ver = tls_obj.version() or ""
@@ -1126,7 +1136,7 @@ async def start(server) -> web.AppRunner:
     bound = sock.getsockname()[1]
     server.http_port = bound
     server.http_req_stats = mon.req_stats
-    server.monitor = mon
+    server.monitor_state = mon
     shown = f"[{host}]" if ":" in host else host
     logger.info("Starting http monitor on %s:%d", shown, bound)
     return runner
