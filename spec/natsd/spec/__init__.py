@@ -16,6 +16,22 @@ tests); ``python -m natsd.spec generate`` writes docs/spec/<area>.md and
 differences.md from them.
 """
 
-from ._load import ROOT, SPEC_DIR, Area, Rule, SpecError, load, test_exists
+from ._load import (
+    ROOT,
+    SPEC_DIR,
+    ApiErrorSpec,
+    Area,
+    Field,
+    Header,
+    Rule,
+    SpecError,
+    Subject,
+    Type,
+    load,
+    test_exists,
+)
 
-__all__ = ["ROOT", "SPEC_DIR", "Area", "Rule", "SpecError", "load", "test_exists"]
+__all__ = [
+    "ROOT", "SPEC_DIR", "ApiErrorSpec", "Area", "Field", "Header", "Rule", "SpecError", "Subject", "Type",
+    "load", "test_exists",
+]

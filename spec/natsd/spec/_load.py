@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 import tomllib
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import msgspec
 
@@ -29,11 +29,70 @@ class Rule(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     note: str = ""
 
 
+class Field(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """One JSON field of an API type.
+
+    ``type`` is one of: str, bool, int, int32, int64, uint64, float, duration
+    (int nanoseconds), time (RFC3339Nano string), bytes (base64 string), any,
+    the name of another ``[[type]]``, ``list[T]`` or ``map[str,T]``.
+    """
+
+    json: str
+    type: str
+    doc: str = ""
+    default: Any = msgspec.UNSET  # absent = no default (required unless optional)
+    optional: bool = False  # Go omitempty / may be absent on the wire
+    py: str = ""  # Python attribute name when json is not an identifier
+    limits: str = ""
+    note: str = ""
+
+
+class Type(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    name: str
+    go: str
+    doc: str = ""
+    status: Status = "N"
+    note: str = ""
+    field: list[Field] = []
+
+
+class Subject(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    subject: str  # e.g. "$JS.API.STREAM.CREATE.<stream>"
+    go: str
+    doc: str = ""
+    request: str = ""  # a [[type]] name, "" = no body
+    response: str = ""  # a [[type]] name, "" = no JSON reply (e.g. MSG.NEXT)
+    response_type: str = ""  # the "type" string, e.g. io.nats.jetstream.api.v1.stream_create_response
+    status: Status = "N"
+    note: str = ""
+
+
+class Header(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    name: str  # e.g. "Nats-Msg-Id"
+    go: str
+    doc: str
+    status: Status = "N"
+    note: str = ""
+
+
+class ApiErrorSpec(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    name: str  # Go constant, e.g. "JSStreamNotFoundErr"
+    code: int  # HTTP-like status
+    err_code: int  # JetStream error code
+    description: str  # template; {placeholders} are filled by the constructor
+    status: Status = "N"
+    note: str = ""
+
+
 class Area(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     area: str
     title: str
     summary: str = ""
     rule: list[Rule] = []
+    type: list[Type] = []
+    subject: list[Subject] = []
+    header: list[Header] = []
+    error: list[ApiErrorSpec] = []
 
 
 def _functions(path: Path, cache: dict[Path, set[str]]) -> set[str]:
