@@ -487,12 +487,12 @@ class Server:
 
 
 def _install_signals(loop: asyncio.AbstractEventLoop, server: Server) -> None:
-    def stop() -> None:
-        logger.info("Trapped signal; shutting down")
+    def stop(name: str) -> None:
+        logger.info('Trapped "%s" signal', name)
         loop.create_task(server.shutdown())
 
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop)
+    for sig, name in ((signal.SIGINT, "interrupt"), (signal.SIGTERM, "terminated")):
+        loop.add_signal_handler(sig, stop, name)
     if hasattr(signal, "SIGUSR2"):
         loop.add_signal_handler(signal.SIGUSR2, lambda: loop.create_task(server.lame_duck_mode()))
 
