@@ -99,11 +99,12 @@ class _Conn(asyncio.Protocol):
         c.shell = self
         self.client = c
         srv.conns[c.cid] = self
-        if srv.lame_duck or len(srv.conns) > srv.opts.max_connections:
+        transport.write(srv.broker.info_line(c))  # Go sends INFO before the limit check
+        max_conn = srv.opts.max_connections
+        if srv.lame_duck or max_conn < 0 or (max_conn > 0 and len(srv.conns) > max_conn):
             transport.write(wire.err_line(wire.ERR_MAX_CONNECTIONS))
             self._close("Maximum Connections Exceeded")
             return
-        transport.write(srv.broker.info_line(c))
         loop = srv.loop
         if srv.broker.auth_required:
             self.auth_timer = loop.call_later(srv.opts.auth_timeout, self._auth_timeout)
