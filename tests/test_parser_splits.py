@@ -89,3 +89,18 @@ def test_three_way_splits_of_a_short_script() -> None:
     for i in range(1, len(script)):
         for j in range(i, len(script)):
             assert run(script, [i, j]) == whole, (i, j)
+
+
+def test_learned_lines_respect_later_option_changes() -> None:
+    # A PUB line is cached after its first use; what the cache decided must not
+    # outlive a SUB of an echo-off client or a new CONNECT (rule protocol.echo).
+    broker = Broker()
+    c = broker.new_client(0)
+    c.receive(b'CONNECT {"verbose":false,"echo":false}\r\nPUB foo 1\r\na\r\n')
+    c.receive(b"SUB foo 1\r\nPUB foo 1\r\nb\r\n")
+    assert bytes(c.out) == b""
+    c.receive(b'CONNECT {"echo":true}\r\nPUB foo 1\r\nc\r\n')
+    assert bytes(c.out) == b"MSG foo 1 1\r\nc\r\n"
+    c.out.clear()
+    c.receive(b'CONNECT {"verbose":true}\r\nPUB foo 1\r\nd\r\n')
+    assert bytes(c.out) == b"+OK\r\n+OK\r\nMSG foo 1 1\r\nd\r\n"

@@ -484,6 +484,7 @@ class Client:
         except (msgspec.DecodeError, msgspec.ValidationError):
             self._fail("Parse Error")
         self.opts = opts
+        self._lines.clear()  # cached lines were judged under the previous options
         self.echo = opts.echo
         self.verbose = opts.verbose
         self.pedantic = opts.pedantic
@@ -535,6 +536,8 @@ class Client:
             self.send_err(wire.ERR_INVALID_SUBJECT)
             return
         self.subs[sid] = sub
+        if not self.echo:
+            self._lines.clear()  # lines learned while this client had no subs skip the echo check
         if self.verbose:
             self.send(wire.OK)
 
