@@ -34,6 +34,7 @@ dropped whenever the sublist's generation changes.
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 
 import msgspec
 
@@ -50,7 +51,7 @@ from natsd.server.auth import (
 from natsd.subjects.sublist import InvalidSubjectError, Sublist, Subscription
 from natsd.subjects.validate import is_valid_literal_subject
 
-__all__ = ["Broker", "Client", "ConnectOpts"]
+__all__ = ["Broker", "Client", "ConnectOpts", "InternalClient"]
 
 _rand = random.random
 
@@ -138,6 +139,8 @@ def _parse_size(b: bytes) -> int:
 
 class Client:
     """One client connection's protocol state (sans-IO)."""
+
+    internal = False  # see InternalClient
 
     def __init__(self, broker: Broker, cid: int, now: int, ip: str = "", port: int = 0) -> None:
         self.broker = broker
@@ -632,7 +635,7 @@ class Client:
                 if not live:
                     continue
                 c, sub, prefix = live[int(_rand() * len(live))]
-            if sub.max or c.perms is not None or (hdr >= 0 and not c.headers):
+            if sub.max or c.internal or c.perms is not None or (hdr >= 0 and not c.headers):
                 self._deliver_one(c, sub, prefix, subj, reply, tail, size, hdr)
             else:
                 ob = c.out
@@ -656,7 +659,9 @@ class Client:
             subj.decode("latin-1"), sub.queue
         ):
             return
-        if hdr >= 0 and not c.headers:
+        if c.internal:
+            c.dispatch(sub, subj, reply, tail, size, hdr)
+        elif hdr >= 0 and not c.headers:
             # A client that did not negotiate headers gets the payload only, as MSG.
             nl = tail.index(b"\n")
             body = tail[nl + 1 + hdr : nl + 1 + size]
@@ -685,6 +690,69 @@ class Client:
         self.subs.clear()
 
 
+Handler = Callable[[Subscription, bytes, "bytes | None", "bytes | None", bytes], None]
+
+
+class InternalClient(Client):
+    """A client inside the server (JetStream API, stream ingest, advisories).
+
+    Its subscriptions call ``handler(sub, subject, reply, headers, payload)``
+    synchronously, during the publisher's ``receive``; what the handler
+    publishes is routed at once, like any client's message. Nothing is ever
+    written to a socket for it.
+    """
+
+    internal = True
+
+    def __init__(self, broker: Broker, cid: int, name: str) -> None:
+        super().__init__(broker, cid, 0)
+        self.name = name
+        self.awaiting_auth = False
+        self.connected = True
+        self.verbose = self.pedantic = False
+        self.headers = True
+        self.handlers: dict[Subscription, Handler] = {}
+        self._next_sid = 1
+
+    def subscribe(self, subject: str, handler: Handler, queue: str | None = None) -> Subscription:
+        sid = str(self._next_sid).encode()
+        self._next_sid += 1
+        sub = Subscription(self, subject, queue, sid)
+        self.broker.sublist.insert(sub)  # raises InvalidSubjectError
+        self.subs[sid] = sub
+        self.handlers[sub] = handler
+        return sub
+
+    def unsubscribe(self, sub: Subscription) -> None:
+        super().unsubscribe(sub)
+        self.handlers.pop(sub, None)
+
+    def publish(self, subject: bytes, payload: bytes, reply: bytes | None = None,
+                headers: bytes | None = None) -> None:
+        """Route a message as if this client had sent PUB/HPUB."""
+        size = len(payload) + (len(headers) if headers else 0)
+        head = b" " + (reply + b" " if reply is not None else b"")
+        if headers:
+            head += str(len(headers)).encode() + b" " + str(size).encode() + b"\r\n" + headers
+            hdr = len(headers)
+        else:
+            head += str(size).encode() + b"\r\n"
+            hdr = -1
+        self._inbound(subject, reply, head + payload + b"\r\n", size, hdr)
+
+    def dispatch(self, sub: Subscription, subj: bytes, reply: bytes | None, tail: bytes, size: int,
+                 hdr: int) -> None:
+        handler = self.handlers.get(sub)
+        if handler is None:
+            return
+        start = tail.index(b"\n") + 1
+        body = tail[start : start + size]
+        if hdr > 0:
+            handler(sub, subj, reply, body[:hdr], body[hdr:])
+        else:
+            handler(sub, subj, reply, None, body)
+
+
 class Broker:
     """All clients of one server and the subscription index they share."""
 
@@ -699,6 +767,7 @@ class Broker:
     ) -> None:
         self.sublist = Sublist()
         self.clients: dict[int, Client] = {}
+        self.internal_clients: dict[int, InternalClient] = {}
         self.dirty: list[Client] = []
         self.max_payload = max_payload
         self.max_control_line = max_control_line
@@ -721,6 +790,13 @@ class Broker:
         c = Client(self, cid, now, ip, port)
         self.clients[cid] = c
         self.total_connections += 1
+        return c
+
+    def new_internal_client(self, name: str) -> InternalClient:
+        cid = self.next_cid
+        self.next_cid += 1
+        c = InternalClient(self, cid, name)
+        self.internal_clients[cid] = c
         return c
 
     def remove_client(self, c: Client) -> None:
@@ -803,7 +879,8 @@ class Broker:
         rest = []
         for s in r.psubs:
             c = s.client
-            if s.max or (headers and not c.headers) or (c.perms is not None and c.perms.has_sub_deny):
+            if (s.max or c.internal or (headers and not c.headers)
+                    or (c.perms is not None and c.perms.has_sub_deny)):
                 rest.append((c, s, head + s.sid))
             else:
                 simple.append((c.out, c, head + s.sid))
