@@ -4,6 +4,9 @@ auth timeout. Each expectation was checked against the Go server
 
 from __future__ import annotations
 
+import re
+import time
+
 import pytest
 
 from natsd.oracle.wire import RawClient
@@ -11,11 +14,25 @@ from natsd.oracle.wire import RawClient
 pytestmark = pytest.mark.asyncio
 
 
+async def _sole_connection(port: int) -> RawClient:
+    # The launcher's readiness probe may still count as a connection for a
+    # moment after it hung up: retry until the server has let it go.
+    deadline = time.monotonic() + 5
+    while True:
+        raw = await RawClient.connect(port)
+        try:
+            await raw.handshake()
+            return raw
+        except AssertionError:
+            await raw.close()
+            if time.monotonic() > deadline:
+                raise
+
+
 async def test_max_connections(start_server):
     srv = start_server(config="max_connections: 1\n")
-    first = await RawClient.connect(srv.port)
+    first = await _sole_connection(srv.port)
     try:
-        await first.handshake()
         second = await RawClient.connect(srv.port)  # INFO comes first, then the refusal
         try:
             assert await second.read_until_closed(timeout=5) == [b"-ERR 'maximum connections exceeded'\r\n"]
@@ -62,3 +79,24 @@ async def test_authorization_violation_closes(start_server):
         assert await raw.read_until_closed(timeout=5) == [b"-ERR 'Authorization Violation'\r\n"]
     finally:
         await raw.close()
+
+
+async def test_trace_logs_ops_in_and_out(start_server):
+    """-V traces each op as nats-server does: `<<- [PUB foo 5]`, `->> [MSG foo 1 5]`."""
+    srv = start_server(["-V"])
+    raw = await RawClient.connect(srv.port)
+    try:
+        await raw.handshake()
+        await raw.send(b"SUB foo 1\r\nPUB foo 5\r\nhello\r\nPING\r\n")
+        await raw.expect(b"MSG foo 1 5")
+        await raw.expect(b"hello")
+        await raw.expect(b"PONG")
+        log = srv.log_path.read_text()  # written before the PONG it traces was sent
+    finally:
+        await raw.close()
+    # the Go log line shape: [pid] 2006/01/02 15:04:05.000000 [TRC] ip:port - cid:N - ...
+    assert re.search(r"^\[\d+\] \d{4}/\d\d/\d\d \d\d:\d\d:\d\d\.\d{6} \[TRC\] 127\.0\.0\.1:\d+ - cid:\d+ - <<- \[PUB foo 5\]$",
+                     log, re.M), log
+    for expected in ("<<- [SUB foo 1]", "<<- [PUB foo 5]", '<<- MSG_PAYLOAD: ["hello"]', "->> [MSG foo 1 5]",
+                     "->> [PONG]"):
+        assert expected in log, expected

@@ -290,6 +290,7 @@ class Server:
             max_payload=opts.max_payload,
             max_control_line=opts.max_control_line,
             max_subscriptions=opts.max_subscriptions,
+            trace=opts.trace,
             info=self._info(),
             authenticator=self.authenticator,
         )

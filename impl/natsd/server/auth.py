@@ -56,6 +56,7 @@ __all__ = [
     "is_reserved_reply",
     "is_valid_public_user_key",
     "new_nonce",
+    "go_quote",
     "pub_violation",
     "public_key_from_seed",
     "reply_violation",
@@ -531,7 +532,7 @@ def compile_permissions(perms: Permissions | None) -> CompiledPermissions | None
 _GO_ESCAPES = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\v": "\\v"}
 
 
-def _go_quote(s: str) -> str:
+def go_quote(s: str) -> str:
     """Go's %q (strconv.Quote) of the bytes behind ``s``.
 
     The protocol layer hands us latin-1-decoded strings (one char per wire byte);
@@ -567,21 +568,21 @@ def _go_quote(s: str) -> str:
 
 def pub_violation(subject: str) -> str:
     """client.go pubPermissionViolation text."""
-    return f"Permissions Violation for Publish to {_go_quote(subject)}"
+    return f"Permissions Violation for Publish to {go_quote(subject)}"
 
 
 def sub_violation(subject: str, queue: str | None = None) -> str:
     """client.go subPermissionViolation text."""
     if queue:
         return (
-            f"Permissions Violation for Subscription to {_go_quote(subject)} using queue {_go_quote(queue)}"
+            f"Permissions Violation for Subscription to {go_quote(subject)} using queue {go_quote(queue)}"
         )
-    return f"Permissions Violation for Subscription to {_go_quote(subject)}"
+    return f"Permissions Violation for Subscription to {go_quote(subject)}"
 
 
 def reply_violation(reply: str) -> str:
     """client.go replySubjectViolation text (sent for a reserved reply subject)."""
-    return f"Permissions Violation for Publish with Reply of {_go_quote(reply)}"
+    return f"Permissions Violation for Publish with Reply of {go_quote(reply)}"
 
 
 def is_reserved_reply(reply: str) -> bool:
@@ -780,14 +781,14 @@ def _check_perm_subjects(subjects: list[str] | None, allow_queue: bool) -> None:
         if is_valid_subject(s):
             continue
         if not allow_queue:
-            raise ValueError(f"subject {_go_quote(s)} is not a valid subject")
+            raise ValueError(f"subject {go_quote(s)} is not a valid subject")
         elems = s.split()
         if len(elems) != 2:
-            raise ValueError(f"subject {_go_quote(s)} is not a valid subject")
+            raise ValueError(f"subject {go_quote(s)} is not a valid subject")
         if not is_valid_subject(elems[0]):
-            raise ValueError(f"subject {_go_quote(elems[0])} is not a valid subject")
+            raise ValueError(f"subject {go_quote(elems[0])} is not a valid subject")
         if not is_valid_subject(elems[1]):
-            raise ValueError(f"queue {_go_quote(elems[1])} is not a valid queue")
+            raise ValueError(f"queue {go_quote(elems[1])} is not a valid queue")
 
 
 def _validate_permission_subjects(p: Permissions | None) -> None:
@@ -812,12 +813,12 @@ def validate_auth(options: Options) -> None:
         try:
             _validate_permission_subjects(u.permissions)
         except ValueError as e:
-            raise ValueError(f"invalid permissions for user {_go_quote(u.username)}: {e}") from None
+            raise ValueError(f"invalid permissions for user {go_quote(u.username)}: {e}") from None
     for n in options.nkeys:
         try:
             _validate_permission_subjects(n.permissions)
         except ValueError as e:
-            raise ValueError(f"invalid permissions for nkey {_go_quote(n.nkey)}: {e}") from None
+            raise ValueError(f"invalid permissions for nkey {go_quote(n.nkey)}: {e}") from None
     na = options.no_auth_user
     if not na:
         return

@@ -41,6 +41,7 @@ import msgspec
 from natsd.protocol import wire
 from natsd.server.auth import (
     SYS_QUEUE_GROUP,
+    go_quote,
     is_reserved_publish,
     is_reserved_reply,
     new_nonce,
@@ -48,6 +49,8 @@ from natsd.server.auth import (
     reply_violation,
     sub_violation,
 )
+from natsd.server.log import TRACE
+from natsd.server.log import logger as _log
 from natsd.subjects.sublist import InvalidSubjectError, Sublist, Subscription
 from natsd.subjects.validate import is_valid_literal_subject
 
@@ -164,6 +167,7 @@ class Client:
         self.user = ""
         self.account = "$G"
         self.perms = None
+        self.trace = broker.trace  # -V: log every op in and out (slow path only)
         self.first_pong_sent = False
         self.nonce = broker.new_nonce() if broker.nonce_needed else ""
         self.tls = False
@@ -186,6 +190,8 @@ class Client:
     def send(self, data: bytes) -> None:
         if self.close_reason is not None:
             return
+        if self.trace:
+            self._trace_out(data)
         if not self.out:
             self.broker.dirty.append(self)
         self.out += data
@@ -302,7 +308,7 @@ class Client:
         # next identical line skips parsing. Only lines whose bytes alone decide
         # the outcome are cached (size limits and pedantic checks passed).
         line_start = after - 1 - len(arg) - 1 - len(name) - 1
-        if line_start < 0 or buf[after - 2] != 13:
+        if self.trace or line_start < 0 or buf[after - 2] != 13:
             return
         line = buf[line_start : after - 1]
         expect = name.encode() + b" " + arg + b"\r"
@@ -311,7 +317,7 @@ class Client:
         lines = self._lines
         if len(lines) >= 512:
             lines.clear()
-        simple_ok = (self.perms is None and not self.verbose and (self.echo or not self.subs)
+        simple_ok = (self.perms is None and not self.verbose and not self.trace and (self.echo or not self.subs)
                      and subj[:1] not in (b"_", b"$")
                      and (reply is None or reply[:1] not in (b"_", b"$")))
         lines[line] = (subj, reply, hdr, size, len(name) + 1 + len(subj), simple_ok)
@@ -385,6 +391,8 @@ class Client:
         if len(arg) > mcl:
             self._fail("Maximum Control Line Exceeded", wire.ERR_MAX_CONTROL_LINE)
         after = nl + 1
+        if self.trace:
+            self._trace_in(name, arg)
         if name == "PUB" or name == "HPUB":
             return self._pub_args(name, arg, buf, after)
         if name == "HMSG":
@@ -414,7 +422,25 @@ class Client:
             self._fail("Parse Error")
         return after
 
+    # -- tracing (-V), in the Go server's words -----------------------------
+    def _label(self) -> str:
+        return f"{self.ip}:{self.port} - cid:{self.cid}"
+
+    def _trace_in(self, name: str, arg: bytes | None) -> None:
+        text = name if not arg else f"{name} {arg.decode('latin-1')}"
+        _log.log(TRACE, "%s - <<- [%s]", self._label(), text)
+
+    def _trace_out(self, data: bytes) -> None:
+        line = data.split(b"\r\n", 1)[0].decode("latin-1")
+        if line.startswith("-ERR "):
+            line = "-ERR " + line[5:].strip("'")
+        elif line == "+OK":
+            line = "OK"
+        _log.log(TRACE, "%s - ->> [%s]", self._label(), line)
+
     def _simple_op(self, name: str) -> None:
+        if self.trace:
+            self._trace_in(name, None)
         if name == "PING":
             self.send(wire.PONG)
             if self.connected and not self.first_pong_sent:
@@ -573,6 +599,10 @@ class Client:
         """Route one message. ``tail`` = `` [reply] [hdr] size\\r\\n<payload>\\r\\n``."""
         self.in_msgs += 1
         self.in_bytes += size
+        if self.trace:
+            start = tail.index(b"\n") + 1
+            payload = tail[start : start + size].decode("latin-1")
+            _log.log(TRACE, "%s - <<- MSG_PAYLOAD: [%s]", self._label(), go_quote(payload))
         if self.verbose:
             self.send(wire.OK)
         broker = self.broker
@@ -635,7 +665,7 @@ class Client:
                 if not live:
                     continue
                 c, sub, prefix = live[int(_rand() * len(live))]
-            if sub.max or c.internal or c.perms is not None or (hdr >= 0 and not c.headers):
+            if sub.max or c.internal or c.trace or c.perms is not None or (hdr >= 0 and not c.headers):
                 self._deliver_one(c, sub, prefix, subj, reply, tail, size, hdr)
             else:
                 ob = c.out
@@ -762,6 +792,7 @@ class Broker:
         max_payload: int = 1024 * 1024,
         max_control_line: int = 4096,
         max_subscriptions: int = 0,
+        trace: bool = False,
         info: dict | None = None,
         authenticator=None,
     ) -> None:
@@ -772,6 +803,7 @@ class Broker:
         self.max_payload = max_payload
         self.max_control_line = max_control_line
         self.max_subscriptions = max_subscriptions
+        self.trace = trace
         self.info = dict(info or {})
         self.authenticator = authenticator
         self.auth_required = bool(authenticator is not None and authenticator.required)
@@ -879,7 +911,7 @@ class Broker:
         rest = []
         for s in r.psubs:
             c = s.client
-            if (s.max or c.internal or (headers and not c.headers)
+            if (s.max or c.internal or c.trace or (headers and not c.headers)
                     or (c.perms is not None and c.perms.has_sub_deny)):
                 rest.append((c, s, head + s.sid))
             else:
