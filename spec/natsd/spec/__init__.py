@@ -11,9 +11,16 @@ Each area file holds rules::
     tests = ["tests/test_x.py::test_y"]
     note = ""               # why, for partial / differs / N
 
+and, for the JetStream API, ``[[type]]`` (with ``[[type.field]]``), ``[[subject]]``,
+``[[header]]`` and ``[[error]]`` tables (see the Structs in ``_load.py``; the
+field-type grammar is in ``_syntax.py``).
+
 ``load()`` validates them (unknown keys, duplicate ids, bad statuses, dangling
-tests); ``python -m natsd.spec generate`` writes docs/spec/<area>.md and
-differences.md from them.
+tests; field types that parse and resolve across areas, defaults that fit their
+type, unique type names, subjects naming existing types, unique error names and
+err_codes); ``python -m natsd.spec generate`` writes docs/spec/<area>.md,
+differences.md and the ``natsd.api`` package (impl/natsd/api/: ``_types.py``,
+``errors.py``, ``__init__.py``) from them.
 """
 
 from ._load import (

@@ -1,4 +1,4 @@
-"""``python -m natsd.spec generate [--check]``: write docs/spec/*.md and differences.md."""
+"""``python -m natsd.spec generate [--check]``: write docs/spec/*.md, differences.md and impl/natsd/api/."""
 
 from __future__ import annotations
 

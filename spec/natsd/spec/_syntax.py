@@ -46,7 +46,7 @@ INT_RANGES: dict[str, tuple[int, int]] = {
 
 # Names a generated module defines itself: a [[type]] or constructor may not take them.
 RESERVED_TYPE_NAMES = frozenset({"Any", "STRICT_TYPES", "TYPES", "msgspec"})
-RESERVED_FUNCTION_NAMES = frozenset({"make", "by_code", "re"})
+RESERVED_FUNCTION_NAMES = frozenset({"make", "by_code", "re", "msgspec", "annotations"})
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
