@@ -170,7 +170,7 @@ def render_types(areas: list[Area]) -> str:
     if api_error:
         out += ["from .errors import ApiError", ""]
     names = [t.name for t in types if t.name != "ApiError"]
-    out += ["__all__ = ["] + [f"    {_q(n)}," for n in ["STRICT_TYPES", "TYPES", *names]] + ["]", ""]
+    out += ["__all__ = ["] + [f"    {_q(n)}," for n in ["OMITEMPTY", "STRICT_TYPES", "TYPES", *names]] + ["]", ""]
     for t in types:
         if t.name == "ApiError":
             continue  # the one Go shape shared with natsd.api.errors
@@ -195,6 +195,13 @@ def render_types(areas: list[Area]) -> str:
         out += ["}", ""]
     else:
         out += ["", "TYPES: dict[str, type[msgspec.Struct]] = {}", ""]
+    out += ["# JSON names of the fields Go writes only when non-zero (omitempty), per type."]
+    out += ["OMITEMPTY: dict[str, frozenset[str]] = {"]
+    for t in types:
+        names = [f.json for f in t.field if f.optional]
+        inner = ", ".join(_q(n) for n in names)
+        out.append(f"    {_q(t.name)}: frozenset({{{inner}}})," if names else f"    {_q(t.name)}: frozenset(),")
+    out += ["}", ""]
     strict = strict_types(areas)
     out += ["# Request types and the types nested in them: Go decodes these with DisallowUnknownFields."]
     if strict:
