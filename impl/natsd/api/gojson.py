@@ -12,7 +12,8 @@ them. Go behaves differently on both sides, and clients see the difference:
   the types in ``STRICT_TYPES``.
 - **Replies** carry every field without ``omitempty`` even when it is zero
   (``"max_age":0``), and omit an ``omitempty`` field only when it is zero.
-  ``encode_reply`` writes exactly that, in the struct's field order.
+  ``encode_reply`` writes exactly that, in the struct's field order. An
+  optional field whose default is None is a Go pointer: written whenever set.
 """
 
 from __future__ import annotations
@@ -151,7 +152,13 @@ def to_go(obj: Any) -> Any:
         out = {}
         for f in msgspec.structs.fields(tp):
             value = getattr(obj, f.name)
-            if omit is not None and f.encode_name in omit and _is_zero(value):
+            # An omitempty field is left out when zero. A field whose default is
+            # None stands for a Go pointer or an embedded struct pointer (the
+            # flattened StreamInfo of a create reply): it is left out only when
+            # None, so an explicit 0 is written, as Go writes a non-nil pointer.
+            if omit is not None and f.encode_name in omit and (
+                value is None if f.default is None else _is_zero(value)
+            ):
                 continue
             if omit is None and value is None:
                 continue

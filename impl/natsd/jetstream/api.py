@@ -26,6 +26,8 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+import msgspec
+
 from natsd.api import (
     AccountInfoResponse,
     AccountLimits,
@@ -62,6 +64,7 @@ __all__ = ["JetStreamService", "API_LEVEL"]
 API_LEVEL = 5
 NAMES_LIMIT = 1024  # JSApiNamesLimit
 LIST_LIMIT = 256  # JSApiListLimit
+SUBJECTS_LIMIT = 100_000  # JSMaxSubjectDetails
 _PREFIXES = ("$JS.API.INFO", "$JS.API.STREAM.>", "$JS.API.CONSUMER.>", "$JS.API.META.>",
              "$JS.API.SERVER.>", "$JS.API.ACCOUNT.>")
 
@@ -117,16 +120,29 @@ class JetStreamService:
             return  # Go does not answer unknown API subjects
         method, resp_type, arg = handler
         if hdr is not None and _required_level(hdr) > API_LEVEL:
-            self._reply(reply, resp_type(error=E.required_api_level()))
+            self._error_reply(reply, resp_type, E.required_api_level())
             return
         try:
             resp = method(arg, body)
         except ApiErrorException as e:
-            resp = resp_type(error=e.error)
+            self._error_reply(reply, resp_type, e.error)
+            return
         except RequestError as e:
-            resp = resp_type(error=E.invalid_json(err=str(e)))
+            self._error_reply(reply, resp_type, E.invalid_json(err=str(e)))
+            return
+        except Exception as e:  # we broke: say so, never take the requester's connection down
+            _log.exception("JetStream API %s failed", subject.decode("latin-1"))
+            self._error_reply(reply, resp_type, E.ApiError(code=500, description=f"natsd internal error: {e}"))
+            return
         if resp is not None:
             self._reply(reply, resp)
+
+    def _error_reply(self, reply: bytes, resp_type: type, err: E.ApiError) -> None:
+        # An error reply keeps the endpoint's type and carries only the error,
+        # whatever fields the success reply requires.
+        rtype = next(f.default for f in msgspec.structs.fields(resp_type) if f.name == "type")
+        self.api_errors += 1
+        self.client.publish(reply, encode_reply({"type": rtype, "error": err}))
 
     def _route(self, t: list[str]):
         n = len(t)
@@ -157,6 +173,10 @@ class JetStreamService:
             if n == 4 and op == "LEADER" and t[2] == "STEPDOWN":
                 return self._stream_stepdown, StreamLeaderStepDownResponse, t[3]
         return None
+
+    def _config_of(self, name: str) -> StreamConfig | None:
+        entry = self.streams.get(name)
+        return entry.stream.config if entry is not None else None
 
     def _lookup(self, name: str) -> _StreamEntry:
         entry = self.streams.get(name)
@@ -193,6 +213,8 @@ class JetStreamService:
             self.clock(),
             subjects_filter=(req.subjects_filter or None) if req is not None else None,
             deleted_details=req.deleted_details if req is not None else False,
+            offset=req.offset if req is not None else 0,
+            server_name=self.server_name,
         )
         fields = {f: getattr(info, f) for f in info.__struct_fields__}
         fields["cluster"] = ClusterInfo(leader=self.server_name)  # a standalone server leads
@@ -207,7 +229,8 @@ class JetStreamService:
         req = decode_request(body, StreamConfigRequest)
         if req.name != name:
             raise ApiErrorException(E.stream_mismatch())
-        cfg = check_config(_config_from_request(req), pedantic=req.pedantic)
+        cfg = check_config(_config_from_request(req), pedantic=req.pedantic, create=True,
+                           lookup=self._config_of)
         existing = self.streams.get(name)
         if existing is not None:
             if existing.stream.config != cfg:
@@ -229,7 +252,8 @@ class JetStreamService:
         if req.name != name:
             raise ApiErrorException(E.stream_mismatch())
         entry = self._lookup(name)
-        new = check_update(entry.stream.config, check_config(_config_from_request(req), pedantic=req.pedantic))
+        new = check_update(entry.stream.config, _config_from_request(req), pedantic=req.pedantic,
+                           lookup=self._config_of)
         self._check_overlap(new, skip=name)
         self._unsubscribe(entry)
         entry.stream.update(new, self.clock())
@@ -240,7 +264,10 @@ class JetStreamService:
         req = decode_request(body, StreamInfoRequest)
         entry = self._lookup(name)
         fields = self._info_fields(entry, req)
-        return StreamInfoResponse(**fields)
+        total = 0
+        if req.subjects_filter:
+            _, total = entry.stream.subject_details(req.subjects_filter, req.offset)
+        return StreamInfoResponse(**fields, total=total, offset=req.offset, limit=SUBJECTS_LIMIT)
 
     def _stream_delete(self, name: str, body: bytes) -> StreamDeleteResponse:
         entry = self._lookup(name)
@@ -323,9 +350,16 @@ class JetStreamService:
     def _ingest_handler(self, entry: _StreamEntry):
         def ingest(sub, subject: bytes, reply: bytes | None, hdr: bytes | None, body: bytes) -> None:
             stream = entry.stream
-            result = stream.process_msg(subject.decode("latin-1"), hdr, body, self.clock())
+            try:
+                result = stream.process_msg(subject.decode("latin-1"), hdr, body, self.clock(),
+                                            reply=reply.decode("latin-1") if reply is not None else "")
+            except Exception as e:  # we broke: the publisher gets an error, not a dead connection
+                _log.exception("JetStream ingest into %s failed", stream.config.name)
+                result = E.ApiError(code=500, description=f"natsd internal error: {e}")
             if reply is not None and not stream.config.no_ack:
                 self.client.publish(reply, encode_puback(stream.config.name, result))
+            for out in stream.drain_outbox():  # republish
+                self.client.publish(out.subject.encode("latin-1"), out.data, headers=out.hdr)
         return ingest
 
     def _direct_handler(self, entry: _StreamEntry):

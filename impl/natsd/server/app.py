@@ -294,6 +294,18 @@ class Server:
             info=self._info(),
             authenticator=self.authenticator,
         )
+        self.jetstream = None
+        if opts.jetstream:
+            from natsd.jetstream.api import JetStreamService
+
+            self.jetstream = JetStreamService(
+                self.broker, clock=time.time_ns, server_name=self.server_name, store_dir=opts.store_dir,
+                max_memory=opts.jetstream_max_memory, max_store=opts.jetstream_max_store,
+                domain=opts.jetstream_domain,
+            )
+            self.broker.info["jetstream"] = True
+            self.broker.info["api_lvl"] = self.broker.info.pop("api_lvl")  # keep Go's field order
+        self._js_timer = None
         self._listener: asyncio.base_events.Server | None = None
         self._monitor = None
         self._stopped: asyncio.Event | None = None
@@ -371,13 +383,24 @@ class Server:
         logger.info("  ID:       %s", self.server_id)
         if o.config_file:
             logger.info("Using configuration file: %s", o.config_file)
-        if o.jetstream:
-            logger.warning("JetStream is not served yet by this natsd build; store dir %s reserved",
-                           o.store_dir)
+        if self.jetstream is not None:
+            logger.info("Starting JetStream")
+            logger.warning("JetStream streams are kept in memory by this natsd build: file storage is "
+                           "not durable yet (store dir %s reserved)", o.store_dir)
+            self._js_tick()
         logger.info("Listening for client connections on %s:%d", o.host, self.port)
         if self.ssl_context is not None:
             logger.info("TLS required for client connections")
         logger.info("Server is ready")
+
+    def _js_tick(self) -> None:
+        """Drive JetStream's time-based work (max_age, TTLs, dedupe windows)."""
+        js = self.jetstream
+        if js is None or self.loop is None:
+            return
+        js.tick(time.time_ns())
+        self.schedule_flush()
+        self._js_timer = self.loop.call_later(0.1, self._js_tick)
 
     async def wait_stopped(self) -> None:
         assert self._stopped is not None
@@ -387,6 +410,8 @@ class Server:
         if self._stopped is None or self._stopped.is_set():
             return
         logger.info("Initiating Shutdown...")
+        if self._js_timer is not None:
+            self._js_timer.cancel()
         if self._listener is not None:
             self._listener.close()
         for conn in list(self.conns.values()):
