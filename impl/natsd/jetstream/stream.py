@@ -74,6 +74,7 @@ stream.purge.semantics, stream.state.*, stream.first_seq.
 from __future__ import annotations
 
 import base64
+import functools
 from collections import deque
 from collections.abc import Callable
 from typing import Any, NamedTuple
@@ -228,6 +229,8 @@ def encode_puback(ack, result: PubAck | ApiError | None = None, *, stream: str =
         if ack.description:
             err += f',"description":{go_json_string(ack.description)}'
         return f'{{"error":{{{err}}},"stream":{go_json_string(stream)},"seq":0}}'.encode()
+    if not (ack.domain or ack.duplicate or ack.batch or ack.val is not None):
+        return _plain_ack_prefix(ack.stream) + str(ack.seq).encode() + b"}"
     s = f'{{"stream":{_go_q(ack.stream)},'
     if ack.domain:
         s += f'"domain":{_go_q(ack.domain)},'
@@ -241,6 +244,12 @@ def encode_puback(ack, result: PubAck | ApiError | None = None, *, stream: str =
     else:
         s += "}"
     return s.encode()
+
+
+@functools.lru_cache(maxsize=1024)
+def _plain_ack_prefix(stream: str) -> bytes:
+    # the common PubAck differs only by its sequence: quote the name once
+    return f'{{"stream":{_go_q(stream)},"seq":'.encode()
 
 
 def _file_record_size(subject: str, hdr: bytes | None, data: bytes) -> int:
