@@ -51,6 +51,7 @@ from decimal import Decimal
 
 from aiohttp import web
 
+from natsd.protocol.gotime import go_duration, rfc3339nano
 from natsd.server.log import logger
 from natsd.subjects.validate import is_valid_literal_subject, tokens_match
 
@@ -155,40 +156,8 @@ def dumps(v, *, indent: bool = True) -> str:
 
 
 def rfc3339(ns: int) -> str:
-    """Go's time.RFC3339Nano of a UTC time in integer ns (trailing zeros dropped)."""
-    secs, frac = divmod(ns, _NS)
-    s = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs))
-    if frac:
-        s += "." + f"{frac:09d}".rstrip("0")
-    return s + "Z"
-
-
-def _frac(v: int, unit: int, width: int) -> str:
-    whole, rest = divmod(v, unit)
-    tail = f"{rest:0{width}d}".rstrip("0") if rest else ""
-    return f"{whole}.{tail}" if tail else str(whole)
-
-
-def go_duration(ns: int) -> str:
-    """Go's time.Duration.String(): "0s", "692µs", "1.5ms", "1h2m3.5s"."""
-    sign = "-" if ns < 0 else ""
-    u = abs(ns)
-    if u < _NS:
-        if u == 0:
-            return "0s"
-        if u < 1000:
-            return f"{sign}{u}ns"
-        if u < 1_000_000:
-            return sign + _frac(u, 1000, 3) + "µs"
-        return sign + _frac(u, 1_000_000, 6) + "ms"
-    h, rem = divmod(u, 3600 * _NS)
-    m, rem = divmod(rem, 60 * _NS)
-    s = _frac(rem, _NS, 9) + "s"
-    if h:
-        return f"{sign}{h}h{m}m{s}"
-    if m:
-        return f"{sign}{m}m{s}"
-    return sign + s
+    """RFC3339Nano of a wall-clock time (never Go's zero time here: 0 is the epoch)."""
+    return rfc3339nano(ns) if ns else "1970-01-01T00:00:00Z"
 
 
 def my_uptime(ns: int) -> str:
