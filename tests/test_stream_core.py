@@ -363,6 +363,73 @@ def test_config_cycle_detection_uses_lookup():
     assert check_config(cfg).sources[0].name == "B"  # nothing visible: no cycle
 
 
+# Each (config, err_code) pair was observed on a v2.15.1 server.
+@pytest.mark.parametrize(
+    ("kw", "code"),
+    [
+        ({"mirror": {"name": "O"}, "allow_atomic": True}, 10198),
+        ({"mirror": {"name": "O"}, "allow_batched": True}, 10209),
+        ({"mirror": {"name": "O"}, "allow_msg_schedules": True}, 10186),
+        ({"mirror": {"name": "O", "subject_transforms": [{"src": "a..b", "dest": "x"}]}}, 10151),
+        ({"mirror": {"name": "O", "subject_transforms": [{"src": "a.*", "dest": "b.$2"}]}}, 10154),
+        (
+            {"mirror": {"name": "O", "subject_transforms": [{"src": "o.>", "dest": "b.>"}, {"src": "o.x", "dest": "c"}]}},
+            10152,
+        ),
+        ({"mirror": {"name": "O", "filter_subject": "o.a", "consumer": {"name": "c", "deliver_subject": "d"}}}, 10213),
+        ({"sources": [{"name": "O"}], "allow_msg_schedules": True}, 10187),
+        (
+            {"sources": [{"name": "O", "filter_subject": "o.x", "subject_transforms": [{"src": "o.x", "dest": "y"}]}]},
+            10144,
+        ),
+        ({"sources": [{"name": "O", "subject_transforms": [{"src": "a..b", "dest": "x"}]}]}, 10145),
+        (
+            {"sources": [{"name": "O", "subject_transforms": [{"src": "o.>", "dest": "b.>"}, {"src": "o.x", "dest": "c"}]}]},
+            10147,
+        ),
+        (
+            {
+                "sources": [
+                    {"name": "O", "consumer": {"name": "c", "deliver_subject": "d"}},
+                    {"name": "O", "filter_subject": "o.a", "consumer": {"name": "c", "deliver_subject": "d2"}},
+                ]
+            },
+            10215,
+        ),
+        (
+            {
+                "sources": [
+                    {"name": "O", "consumer": {"name": "c", "deliver_subject": "d"}},
+                    {
+                        "name": "O",
+                        "subject_transforms": [{"src": "o.a", "dest": "z"}],
+                        "consumer": {"name": "c", "deliver_subject": "d2"},
+                    },
+                ]
+            },
+            10216,
+        ),
+    ],
+)
+def test_config_mirror_and_source_feature_errors(kw, code):
+    assert cfg_err(**kw)[0] == code
+
+
+def test_config_checks_against_the_origin_stream():
+    origins = {"O": mk(name="O", subjects=["o.>"], max_msg_size=100, allow_direct=True)}
+
+    def check(**kw):
+        return check_config(conf(**kw), create=True, lookup=origins.get)
+
+    assert check(name="M", mirror={"name": "O"}).mirror_direct is True  # taken from the origin
+    e = err_of(check, name="M", mirror={"name": "O"}, max_msg_size=50)
+    assert (e.err_code, e.description) == (10030, "stream mirror must have max message size >= source")
+    e = err_of(check, name="Q", sources=[{"name": "O"}], max_msg_size=50)
+    assert (e.err_code, e.description) == (10046, "stream source must have max message size >= target")
+    e = err_of(check, name="Q", sources=[{"name": "O"}, {"name": "P", "external": {"api": "$JS.x.API", "deliver": "o"}}])
+    assert (e.err_code, e.description) == (10022, "stream external delivery prefix o overlaps with stream subject o.>")
+
+
 def test_metadata_levels():
     assert set_static_metadata(conf(subjects=["a"])).metadata == {"_nats.req.level": "0"}
     assert set_static_metadata(conf(subjects=["a"], allow_msg_ttl=True)).metadata["_nats.req.level"] == "1"
@@ -769,6 +836,17 @@ def test_counters():
     assert st.process_msg("s.c", hdr(("Nats-Incr", "1"), ("Nats-Rollup", "sub")), b"", T0).err_code == 10171
     assert st.process_msg("s.c", hdr(("Nats-Incr", "x1")), b"", T0).err_code == 10171
     assert stream().process_msg("s.c", hdr(("Nats-Incr", "1")), b"", T0).err_code == 10168
+
+
+def test_counter_with_an_unreadable_stored_value_is_broken():
+    from natsd.store import MemStore
+
+    store = MemStore()
+    store.store_msg("s.c", None, b"not json", now=T0)  # e.g. written before the stream was a counter
+    st = Stream(mk(subjects=["s.>"], allow_msg_counter=True), store, T0)
+    e = st.process_msg("s.c", hdr(("Nats-Incr", "1")), b"", T0)
+    assert (e.code, e.err_code, e.description) == (400, 10172, "message counter is broken")
+    assert st.info(T0).state.messages == 1
 
 
 def test_unsupported_and_banned_headers():

@@ -5,6 +5,8 @@ Each expectation holds against the Go server too (NATSD_WIRE_SERVER=go).
 
 from __future__ import annotations
 
+import json
+
 import nats
 import pytest
 from nats.js import api
@@ -144,5 +146,133 @@ async def test_direct_get(js_server):
         assert msg.data == b"first" and msg.subject == "d.x"
         last = await js.get_last_msg("D", "d.x", direct=True)
         assert last.seq == 2 and last.data == b"second" and last.headers["H"] == "v"
+    finally:
+        await nc.close()
+
+
+async def _api(nc, subject: str, body: bytes = b"", headers=None) -> dict:
+    msg = await nc.request(subject, body, timeout=2, headers=headers)
+    return json.loads(msg.data)
+
+
+async def test_api_error_replies_keep_the_type_and_decode_strictly(js_server):
+    nc, js = await _connect(js_server)
+    try:
+        r = await _api(nc, "$JS.API.STREAM.INFO.NOPE")
+        assert r["type"] == "io.nats.jetstream.api.v1.stream_info_response"
+        assert r["error"] == {"code": 404, "err_code": 10059, "description": "stream not found"}
+        r = await _api(nc, "$JS.API.STREAM.CREATE.X", b'{"name":"X","bogus":1}')
+        assert r == {"type": "io.nats.jetstream.api.v1.stream_create_response",
+                     "error": {"code": 400, "err_code": 10025,
+                               "description": 'invalid JSON: json: unknown field "bogus"'}}
+        r = await _api(nc, "$JS.API.STREAM.CREATE.X")  # an empty body is {}: the name does not match
+        assert r["error"]["err_code"] == 10056
+        r = await _api(nc, "$JS.API.STREAM.UPDATE.NOPE", b'{"name":"NOPE","subjects":["nope"]}')
+        assert r["type"] == "io.nats.jetstream.api.v1.stream_update_response"
+        assert r["error"] == {"code": 404, "err_code": 10059, "description": "stream not found"}
+        r = await _api(nc, "$JS.API.STREAM.DELETE.NOPE")
+        assert r["error"]["err_code"] == 10059
+        await js.add_stream(name="S", subjects=["s"], storage=api.StorageType.MEMORY)
+        for level in ("99", "x"):
+            r = await _api(nc, "$JS.API.STREAM.INFO.S", headers={"Nats-Required-Api-Level": level})
+            assert r["type"] == "io.nats.jetstream.api.v1.stream_info_response"
+            assert r["error"] == {"code": 412, "err_code": 10185,
+                                  "description": "JetStream minimum api level required"}
+        r = await _api(nc, "$JS.API.STREAM.INFO.S", headers={"Nats-Required-Api-Level": "1"})
+        assert r["config"]["name"] == "S"
+        r = await _api(nc, "$JS.API.STREAM.LEADER.STEPDOWN.S")
+        assert r["error"] == {"code": 503, "err_code": 10010, "description": "JetStream clustering support required"}
+        with pytest.raises(nats.errors.TimeoutError):  # an API subject nobody serves gets no reply
+            await nc.request("$JS.API.STREAM.BOGUS", b"", timeout=0.5)
+    finally:
+        await nc.close()
+
+
+async def test_stream_names_and_list_pages(js_server):
+    nc, js = await _connect(js_server)
+    try:
+        r = await _api(nc, "$JS.API.STREAM.NAMES")
+        assert r == {"type": "io.nats.jetstream.api.v1.stream_names_response",
+                     "total": 0, "offset": 0, "limit": 1024, "streams": None}
+        r = await _api(nc, "$JS.API.STREAM.LIST")
+        assert (r["total"], r["limit"], r["streams"]) == (0, 256, [])
+        for name in ("C", "A", "B"):
+            await js.add_stream(name=name, subjects=[name.lower()], storage=api.StorageType.MEMORY)
+        r = await _api(nc, "$JS.API.STREAM.NAMES")
+        assert (r["total"], r["offset"], r["limit"], r["streams"]) == (3, 0, 1024, ["A", "B", "C"])
+        r = await _api(nc, "$JS.API.STREAM.NAMES", b'{"offset":1}')
+        assert r["streams"] == ["B", "C"]
+        r = await _api(nc, "$JS.API.STREAM.LIST")
+        assert (r["total"], r["limit"]) == (3, 256)
+        assert [s["config"]["name"] for s in r["streams"]] == ["A", "B", "C"]
+    finally:
+        await nc.close()
+
+
+async def test_account_info_counts_stream_bytes(js_server):
+    nc, js = await _connect(js_server)
+    try:
+        await js.add_stream(name="S", subjects=["s"], storage=api.StorageType.MEMORY)
+        await js.publish("s", b"x")
+        info = await js.account_info()
+        assert (info.streams, info.consumers, info.memory) == (1, 0, len("s") + len("x") + 16)
+        assert info.limits.max_memory == -1 and info.limits.max_streams == -1
+        assert info.api.level == 5
+    finally:
+        await nc.close()
+
+
+async def test_stream_info_cluster_metadata_and_update_overlap(js_server):
+    nc, js = await _connect(js_server)
+    try:
+        await js.add_stream(name="S", subjects=["s.>"], storage=api.StorageType.MEMORY, metadata={"k": "v"})
+        si = await js.stream_info("S")
+        assert si.config.metadata["k"] == "v"
+        assert si.cluster.leader == nc._server_info["server_name"]  # a standalone server leads
+        await js.add_stream(name="T", subjects=["t"], storage=api.StorageType.MEMORY)
+        with pytest.raises(BadRequestError) as e:
+            await js.update_stream(name="T", subjects=["t", "s.x"], storage=api.StorageType.MEMORY)
+        assert e.value.err_code == 10065
+        with pytest.raises(NotFoundError) as e:
+            await js.update_stream(name="NOPE", subjects=["nope"], storage=api.StorageType.MEMORY)
+        assert e.value.err_code == 10059
+    finally:
+        await nc.close()
+
+
+async def test_no_ack_stream_and_direct_get_without_allow_direct(js_server):
+    nc, js = await _connect(js_server)
+    try:
+        await js.add_stream(name="N", subjects=["n"], storage=api.StorageType.MEMORY, no_ack=True)
+        with pytest.raises(nats.errors.TimeoutError):  # stored, but no PubAck
+            await nc.request("n", b"x", timeout=0.5)
+        si = await js.stream_info("N")
+        assert si.state.messages == 1
+        with pytest.raises(nats.errors.NoRespondersError):
+            await nc.request("$JS.API.DIRECT.GET.N", b'{"seq":1}', timeout=1)
+    finally:
+        await nc.close()
+
+
+async def test_republish_and_stored_required_api_level_header(js_server):
+    nc, js = await _connect(js_server)
+    try:
+        sub = await nc.subscribe("rp.>")
+        await js.add_stream(name="R", subjects=["r.>"], storage=api.StorageType.MEMORY,
+                            republish=api.RePublish(src="r.>", dest="rp.>"))
+        # a plain publish is not checked against Nats-Required-Api-Level; the header is stored
+        ack = await js.publish("r.a", b"x", headers={"K": "v", "Nats-Required-Api-Level": "99"})
+        assert ack.seq == 1
+        msg = await js.get_msg("R", 1)
+        assert msg.headers["Nats-Required-Api-Level"] == "99"
+        out = await sub.next_msg(timeout=2)
+        assert (out.subject, out.data) == ("rp.a", b"x")  # r.> -> rp.> keeps the tail
+        h = out.headers
+        assert (h["K"], h["Nats-Stream"], h["Nats-Subject"], h["Nats-Sequence"], h["Nats-Last-Sequence"]) == (
+            "v", "R", "r.a", "1", "0")
+        assert h["Nats-Time-Stamp"].endswith("Z")
+        await js.publish("r.a", b"y")
+        out = await sub.next_msg(timeout=2)
+        assert (out.data, out.headers["Nats-Sequence"], out.headers["Nats-Last-Sequence"]) == (b"y", "2", "1")
     finally:
         await nc.close()

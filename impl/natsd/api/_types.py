@@ -134,7 +134,7 @@ __all__ = [
 class ApiResponse(msgspec.Struct, kw_only=True, omit_defaults=True):
     """Generic response; type io.nats.jetstream.api.v1.system_response for dispatch-level errors.
 
-    Go: server/jetstream_api.go ApiResponse (status N: not built yet)
+    Go: server/jetstream_api.go ApiResponse
     """
 
     # Response type.
@@ -146,7 +146,7 @@ class ApiResponse(msgspec.Struct, kw_only=True, omit_defaults=True):
 class ApiPagedRequest(msgspec.Struct, kw_only=True, omit_defaults=True):
     """Paging input of list requests.
 
-    Go: server/jetstream_api.go ApiPagedRequest (status N: not built yet)
+    Go: server/jetstream_api.go ApiPagedRequest
     """
 
     # Items to skip; negative is treated as 0, beyond the end as the end.
@@ -156,7 +156,7 @@ class ApiPagedRequest(msgspec.Struct, kw_only=True, omit_defaults=True):
 class ApiPaged(msgspec.Struct, kw_only=True, omit_defaults=True):
     """Paging output of list responses.
 
-    Go: server/jetstream_api.go ApiPaged (status N: not built yet)
+    Go: server/jetstream_api.go ApiPaged
     """
 
     # Total number of items.
@@ -170,7 +170,7 @@ class ApiPaged(msgspec.Struct, kw_only=True, omit_defaults=True):
 class ApiStats(msgspec.Struct, kw_only=True, omit_defaults=True):
     """API usage counters of the account.
 
-    Go: server/jetstream.go JetStreamAPIStats (status N: not built yet)
+    Go: server/jetstream.go JetStreamAPIStats
     """
 
     # API level the server implements (5).
@@ -186,7 +186,7 @@ class ApiStats(msgspec.Struct, kw_only=True, omit_defaults=True):
 class AccountLimits(msgspec.Struct, kw_only=True, omit_defaults=True):
     """JetStream limits of an account or tier; -1 = unlimited.
 
-    Go: server/jetstream.go JetStreamAccountLimits (status N: not built yet)
+    Go: server/jetstream.go JetStreamAccountLimits
     """
 
     # Memory storage limit.
@@ -210,7 +210,7 @@ class AccountLimits(msgspec.Struct, kw_only=True, omit_defaults=True):
 class AccountTier(msgspec.Struct, kw_only=True, omit_defaults=True):
     """Usage and limits of one tier (R1, R3, ...).
 
-    Go: server/jetstream.go JetStreamTier (status N: not built yet)
+    Go: server/jetstream.go JetStreamTier (status N: not built yet: no tiered limits)
     """
 
     # Memory bytes used.
@@ -232,7 +232,7 @@ class AccountTier(msgspec.Struct, kw_only=True, omit_defaults=True):
 class AccountInfoResponse(msgspec.Struct, kw_only=True, omit_defaults=True):
     """Reply of $JS.API.INFO: the account's JetStream usage (JetStreamAccountStats). Type io.nats.jetstream.api.v1.account_info_response.
 
-    Go: server/jetstream_api.go JSApiAccountInfoResponse (status N: not built yet)
+    Go: server/jetstream_api.go JSApiAccountInfoResponse (status partial: reserved_memory, reserved_storage and consumers are always 0; no tiers; storage uses memory accounting for file streams.)
     """
 
     # Response type.
@@ -264,7 +264,7 @@ class AccountInfoResponse(msgspec.Struct, kw_only=True, omit_defaults=True):
 class StreamConfigRequest(msgspec.Struct, kw_only=True, omit_defaults=True):
     """Body of STREAM.CREATE and STREAM.UPDATE: a StreamConfig plus pedantic.
 
-    Go: server/stream.go StreamConfigRequest (status N: not built yet)
+    Go: server/stream.go StreamConfigRequest (status partial: Every field is decoded strictly with Go zero values; an unknown enum string passes decoding (Go: 10025) and is refused by validation with 10052.)
     """
 
     # Stream name; also the last token of the API subject. (limits: 1..255 chars; no whitespace, '.', '*', '>', '/', '\\')
@@ -350,7 +350,7 @@ class StreamConfigRequest(msgspec.Struct, kw_only=True, omit_defaults=True):
 class StreamInfoRequest(msgspec.Struct, kw_only=True, omit_defaults=True):
     """Optional body of STREAM.INFO.
 
-    Go: server/jetstream_api.go JSApiStreamInfoRequest (status N: not built yet)
+    Go: server/jetstream_api.go JSApiStreamInfoRequest
     """
 
     # Offset into the subjects map.
@@ -364,7 +364,7 @@ class StreamInfoRequest(msgspec.Struct, kw_only=True, omit_defaults=True):
 class StreamNamesRequest(msgspec.Struct, kw_only=True, omit_defaults=True):
     """Optional body of STREAM.NAMES.
 
-    Go: server/jetstream_api.go JSApiStreamNamesRequest (status N: not built yet)
+    Go: server/jetstream_api.go JSApiStreamNamesRequest
     """
 
     # Paging offset.
@@ -376,7 +376,7 @@ class StreamNamesRequest(msgspec.Struct, kw_only=True, omit_defaults=True):
 class StreamListRequest(msgspec.Struct, kw_only=True, omit_defaults=True):
     """Optional body of STREAM.LIST.
 
-    Go: server/jetstream_api.go JSApiStreamListRequest (status N: not built yet)
+    Go: server/jetstream_api.go JSApiStreamListRequest
     """
 
     # Paging offset.
@@ -388,7 +388,7 @@ class StreamListRequest(msgspec.Struct, kw_only=True, omit_defaults=True):
 class StreamPurgeRequest(msgspec.Struct, kw_only=True, omit_defaults=True):
     """Optional body of STREAM.PURGE.
 
-    Go: server/jetstream_api.go JSApiStreamPurgeRequest (status N: not built yet)
+    Go: server/jetstream_api.go JSApiStreamPurgeRequest
     """
 
     # Purge messages below this sequence.
@@ -402,7 +402,7 @@ class StreamPurgeRequest(msgspec.Struct, kw_only=True, omit_defaults=True):
 class MsgGetRequest(msgspec.Struct, kw_only=True, omit_defaults=True):
     """Body of STREAM.MSG.GET and DIRECT.GET.
 
-    Go: server/jetstream_api.go JSApiMsgGetRequest (status N: not built yet)
+    Go: server/jetstream_api.go JSApiMsgGetRequest
     """
 
     # Sequence to get (or start sequence with next_by_subj / batch).
@@ -430,7 +430,7 @@ class MsgGetRequest(msgspec.Struct, kw_only=True, omit_defaults=True):
 class MsgDeleteRequest(msgspec.Struct, kw_only=True, omit_defaults=True):
     """Body of STREAM.MSG.DELETE.
 
-    Go: server/jetstream_api.go JSApiMsgDeleteRequest (status N: not built yet)
+    Go: server/jetstream_api.go JSApiMsgDeleteRequest
     """
 
     # Sequence to delete.
@@ -586,7 +586,7 @@ class ConsumerResetRequest(msgspec.Struct, kw_only=True, omit_defaults=True):
 class StreamCreateResponse(msgspec.Struct, kw_only=True, omit_defaults=True):
     """Reply of STREAM.CREATE (also the final reply of a restore). Type io.nats.jetstream.api.v1.stream_create_response.
 
-    Go: server/jetstream_api.go JSApiStreamCreateResponse (status N: not built yet)
+    Go: server/jetstream_api.go JSApiStreamCreateResponse (status partial: Also carries cluster {leader}, which Go's create reply does not; the embedded StreamInfo is partial (see StreamInfo/StreamConfig).)
     """
 
     # Response type.
@@ -618,7 +618,7 @@ class StreamCreateResponse(msgspec.Struct, kw_only=True, omit_defaults=True):
 class StreamUpdateResponse(msgspec.Struct, kw_only=True, omit_defaults=True):
     """Reply of STREAM.UPDATE, STREAM.CANCEL_MOVE, ACCOUNT.STREAM.MOVE and ACCOUNT.STREAM.CANCEL_MOVE. Type io.nats.jetstream.api.v1.stream_update_response.
 
-    Go: server/jetstream_api.go JSApiStreamUpdateResponse (status N: not built yet)
+    Go: server/jetstream_api.go JSApiStreamUpdateResponse (status partial: Also carries cluster {leader}, which Go's update reply does not; the embedded StreamInfo is partial (see StreamInfo/StreamConfig).)
     """
 
     # Response type.
@@ -648,7 +648,7 @@ class StreamUpdateResponse(msgspec.Struct, kw_only=True, omit_defaults=True):
 class StreamInfoResponse(msgspec.Struct, kw_only=True, omit_defaults=True):
     """Reply of STREAM.INFO; total/offset/limit page state.subjects (0 when no subjects_filter). Type io.nats.jetstream.api.v1.stream_info_response.
 
-    Go: server/jetstream_api.go JSApiStreamInfoResponse (status N: not built yet)
+    Go: server/jetstream_api.go JSApiStreamInfoResponse (status partial: limit is 100000 even without subjects_filter (Go 0) and error replies lack total/offset/limit; the embedded StreamInfo is partial (see StreamInfo/StreamConfig).)
     """
 
     # Response type.
@@ -684,7 +684,7 @@ class StreamInfoResponse(msgspec.Struct, kw_only=True, omit_defaults=True):
 class StreamNamesResponse(msgspec.Struct, kw_only=True, omit_defaults=True):
     """Reply of STREAM.NAMES. Type io.nats.jetstream.api.v1.stream_names_response.
 
-    Go: server/jetstream_api.go JSApiStreamNamesResponse (status N: not built yet)
+    Go: server/jetstream_api.go JSApiStreamNamesResponse
     """
 
     # Response type.
@@ -704,7 +704,7 @@ class StreamNamesResponse(msgspec.Struct, kw_only=True, omit_defaults=True):
 class StreamListResponse(msgspec.Struct, kw_only=True, omit_defaults=True):
     """Reply of STREAM.LIST. Type io.nats.jetstream.api.v1.stream_list_response.
 
-    Go: server/jetstream_api.go JSApiStreamListResponse (status N: not built yet)
+    Go: server/jetstream_api.go JSApiStreamListResponse
     """
 
     # Response type.
@@ -728,7 +728,7 @@ class StreamListResponse(msgspec.Struct, kw_only=True, omit_defaults=True):
 class StreamDeleteResponse(msgspec.Struct, kw_only=True, omit_defaults=True):
     """Reply of STREAM.DELETE. Type io.nats.jetstream.api.v1.stream_delete_response.
 
-    Go: server/jetstream_api.go JSApiStreamDeleteResponse (status N: not built yet)
+    Go: server/jetstream_api.go JSApiStreamDeleteResponse
     """
 
     # Response type.
@@ -742,7 +742,7 @@ class StreamDeleteResponse(msgspec.Struct, kw_only=True, omit_defaults=True):
 class StreamPurgeResponse(msgspec.Struct, kw_only=True, omit_defaults=True):
     """Reply of STREAM.PURGE. Type io.nats.jetstream.api.v1.stream_purge_response.
 
-    Go: server/jetstream_api.go JSApiStreamPurgeResponse (status N: not built yet)
+    Go: server/jetstream_api.go JSApiStreamPurgeResponse (status partial: Error replies leave out the purged 0 that Go writes.)
     """
 
     # Response type.
@@ -758,7 +758,7 @@ class StreamPurgeResponse(msgspec.Struct, kw_only=True, omit_defaults=True):
 class MsgGetResponse(msgspec.Struct, kw_only=True, omit_defaults=True):
     """Reply of STREAM.MSG.GET. Type io.nats.jetstream.api.v1.stream_msg_get_response.
 
-    Go: server/jetstream_api.go JSApiMsgGetResponse (status N: not built yet)
+    Go: server/jetstream_api.go JSApiMsgGetResponse
     """
 
     # Response type.
@@ -772,7 +772,7 @@ class MsgGetResponse(msgspec.Struct, kw_only=True, omit_defaults=True):
 class MsgDeleteResponse(msgspec.Struct, kw_only=True, omit_defaults=True):
     """Reply of STREAM.MSG.DELETE. Type io.nats.jetstream.api.v1.stream_msg_delete_response.
 
-    Go: server/jetstream_api.go JSApiMsgDeleteResponse (status N: not built yet)
+    Go: server/jetstream_api.go JSApiMsgDeleteResponse
     """
 
     # Response type.
@@ -830,7 +830,7 @@ class StreamRemovePeerResponse(msgspec.Struct, kw_only=True, omit_defaults=True)
 class StreamLeaderStepDownResponse(msgspec.Struct, kw_only=True, omit_defaults=True):
     """Reply of STREAM.LEADER.STEPDOWN. Type io.nats.jetstream.api.v1.stream_leader_stepdown_response.
 
-    Go: server/jetstream_api.go JSApiStreamLeaderStepDownResponse (status N: not built yet)
+    Go: server/jetstream_api.go JSApiStreamLeaderStepDownResponse
     """
 
     # Response type.
@@ -1748,7 +1748,7 @@ class ConsumerState(msgspec.Struct, kw_only=True, omit_defaults=True):
 class StreamConfig(msgspec.Struct, kw_only=True, omit_defaults=True):
     """Configuration of a stream, as stored and as returned in StreamInfo.
 
-    Go: server/stream.go StreamConfig (status N: not built yet)
+    Go: server/stream.go StreamConfig (status partial: Decoded and echoed with every field; differs from Go in two ways: persist_mode "default" is always written (Go leaves it out when default) and metadata lacks the server's _nats.* keys.)
     """
 
     # Stream name; also the last token of the API subject. (limits: 1..255 chars; no whitespace, '.', '*', '>', '/', '\\')
@@ -1832,7 +1832,7 @@ class StreamConfig(msgspec.Struct, kw_only=True, omit_defaults=True):
 class StreamConsumerLimits(msgspec.Struct, kw_only=True, omit_defaults=True):
     """Consumer defaults and caps set by the stream.
 
-    Go: server/stream.go StreamConsumerLimits (status N: not built yet)
+    Go: server/stream.go StreamConsumerLimits
     """
 
     # Default and maximum inactive_threshold of consumers.
@@ -1844,7 +1844,7 @@ class StreamConsumerLimits(msgspec.Struct, kw_only=True, omit_defaults=True):
 class SubjectTransformConfig(msgspec.Struct, kw_only=True, omit_defaults=True):
     """A subject mapping from src to dest (mapping functions allowed in dest).
 
-    Go: server/stream.go SubjectTransformConfig (status N: not built yet)
+    Go: server/stream.go SubjectTransformConfig
     """
 
     # Source subject filter; "" = all.
@@ -1856,7 +1856,7 @@ class SubjectTransformConfig(msgspec.Struct, kw_only=True, omit_defaults=True):
 class RePublish(msgspec.Struct, kw_only=True, omit_defaults=True):
     """Republish of stored messages.
 
-    Go: server/stream.go RePublish (status N: not built yet)
+    Go: server/stream.go RePublish
     """
 
     # Filter of stored subjects to republish.
@@ -1870,7 +1870,7 @@ class RePublish(msgspec.Struct, kw_only=True, omit_defaults=True):
 class Placement(msgspec.Struct, kw_only=True, omit_defaults=True):
     """Placement of a stream's replicas, or the preferred new leader in a stepdown request.
 
-    Go: server/jetstream_cluster.go Placement (status N: not built yet)
+    Go: server/jetstream_cluster.go Placement
     """
 
     # Cluster name.
@@ -1884,7 +1884,7 @@ class Placement(msgspec.Struct, kw_only=True, omit_defaults=True):
 class StreamSource(msgspec.Struct, kw_only=True, omit_defaults=True):
     """An origin of a mirror or a source.
 
-    Go: server/stream.go StreamSource (status N: not built yet)
+    Go: server/stream.go StreamSource
     """
 
     # Origin stream name. (limits: valid asset name (10141 sources, 10142 mirror))
@@ -1906,7 +1906,7 @@ class StreamSource(msgspec.Struct, kw_only=True, omit_defaults=True):
 class StreamConsumerSource(msgspec.Struct, kw_only=True, omit_defaults=True):
     """A named durable consumer used for sourcing.
 
-    Go: server/stream.go StreamConsumerSource (status N: not built yet)
+    Go: server/stream.go StreamConsumerSource
     """
 
     # Durable consumer name.
@@ -1918,7 +1918,7 @@ class StreamConsumerSource(msgspec.Struct, kw_only=True, omit_defaults=True):
 class ExternalStream(msgspec.Struct, kw_only=True, omit_defaults=True):
     """API and deliver prefixes of an origin in another account/domain.
 
-    Go: server/stream.go ExternalStream (status N: not built yet)
+    Go: server/stream.go ExternalStream
     """
 
     # API prefix, e.g. $JS.<domain>.API; must be a literal subject not overlapping $JS.API (10021).
@@ -1930,7 +1930,7 @@ class ExternalStream(msgspec.Struct, kw_only=True, omit_defaults=True):
 class StreamInfo(msgspec.Struct, kw_only=True, omit_defaults=True):
     """Configuration and state of a stream.
 
-    Go: server/stream.go StreamInfo (status N: not built yet)
+    Go: server/stream.go StreamInfo (status partial: config, created, state, cluster (leader only), ts are produced; mirror, sources and alternates are never set, and domain is left out even when the server has one.)
     """
 
     # The configuration (with dynamic _nats metadata in CREATE/UPDATE/INFO responses).
@@ -1956,7 +1956,7 @@ class StreamInfo(msgspec.Struct, kw_only=True, omit_defaults=True):
 class StreamState(msgspec.Struct, kw_only=True, omit_defaults=True):
     """Counters and bounds of a stream.
 
-    Go: server/store.go StreamState (status N: not built yet)
+    Go: server/store.go StreamState
     """
 
     # Messages stored.
@@ -1988,7 +1988,7 @@ class StreamState(msgspec.Struct, kw_only=True, omit_defaults=True):
 class LostStreamData(msgspec.Struct, kw_only=True, omit_defaults=True):
     """Messages found corrupt and dropped during recovery.
 
-    Go: server/store.go LostStreamData (status N: not built yet)
+    Go: server/store.go LostStreamData (status N: not built yet: no file store)
     """
 
     # Lost sequences.
@@ -2000,7 +2000,7 @@ class LostStreamData(msgspec.Struct, kw_only=True, omit_defaults=True):
 class ClusterInfo(msgspec.Struct, kw_only=True, omit_defaults=True):
     """Raft group view of a stream or consumer.
 
-    Go: server/stream.go ClusterInfo (status N: not built yet)
+    Go: server/stream.go ClusterInfo (status partial: Only {"leader": <server name>} of a standalone server.)
     """
 
     # Cluster name.
@@ -2090,7 +2090,7 @@ class PeerInfo(msgspec.Struct, kw_only=True, omit_defaults=True):
 class StreamSourceInfo(msgspec.Struct, kw_only=True, omit_defaults=True):
     """Status of a mirror or source.
 
-    Go: server/stream.go StreamSourceInfo (status N: not built yet)
+    Go: server/stream.go StreamSourceInfo (status N: not built yet: mirrors and sources do not ingest)
     """
 
     # Origin stream.
@@ -2126,7 +2126,7 @@ class StreamAlternate(msgspec.Struct, kw_only=True, omit_defaults=True):
 class PubAck(msgspec.Struct, kw_only=True, omit_defaults=True):
     """Successful publish acknowledgement.
 
-    Go: server/stream.go PubAck (status N: not built yet)
+    Go: server/stream.go PubAck (status partial: stream, seq, duplicate and val are produced; domain never (the API layer does not pass the server's domain), batch/count never (no batches).)
     """
 
     # Stream that stored the message.
@@ -2148,7 +2148,7 @@ class PubAck(msgspec.Struct, kw_only=True, omit_defaults=True):
 class PubAckResponse(msgspec.Struct, kw_only=True, omit_defaults=True):
     """What a publisher receives: an error plus a PubAck with seq 0, or a PubAck.
 
-    Go: server/stream.go JSPubAckResponse (status N: not built yet)
+    Go: server/stream.go JSPubAckResponse (status partial: The error form {error, stream, seq:0} and the success forms of PubAck; no domain.)
     """
 
     # Set on failure.
@@ -2172,7 +2172,7 @@ class PubAckResponse(msgspec.Struct, kw_only=True, omit_defaults=True):
 class StoredMsg(msgspec.Struct, kw_only=True, omit_defaults=True):
     """A message returned by STREAM.MSG.GET.
 
-    Go: server/stream.go StoredMsg (status N: not built yet)
+    Go: server/stream.go StoredMsg
     """
 
     # Subject.
@@ -2190,7 +2190,7 @@ class StoredMsg(msgspec.Struct, kw_only=True, omit_defaults=True):
 class CounterValue(msgspec.Struct, kw_only=True, omit_defaults=True):
     """Stored body of a counter message.
 
-    Go: server/stream.go CounterValue (status N: not built yet)
+    Go: server/stream.go CounterValue
     """
 
     # Big-integer value as a decimal string.
@@ -2200,7 +2200,7 @@ class CounterValue(msgspec.Struct, kw_only=True, omit_defaults=True):
 class BatchFlowAck(msgspec.Struct, kw_only=True, omit_defaults=True):
     """Fast-batch flow-control ack sent to the batch reply prefix.
 
-    Go: server/stream.go BatchFlowAck (status N: not built yet)
+    Go: server/stream.go BatchFlowAck (status N: not built yet: fast batch publish)
     """
 
     # Always "ack".
@@ -2214,7 +2214,7 @@ class BatchFlowAck(msgspec.Struct, kw_only=True, omit_defaults=True):
 class BatchFlowGap(msgspec.Struct, kw_only=True, omit_defaults=True):
     """Fast-batch gap report.
 
-    Go: server/stream.go BatchFlowGap (status N: not built yet)
+    Go: server/stream.go BatchFlowGap (status N: not built yet: fast batch publish)
     """
 
     # Always "gap".
@@ -2228,7 +2228,7 @@ class BatchFlowGap(msgspec.Struct, kw_only=True, omit_defaults=True):
 class BatchFlowErr(msgspec.Struct, kw_only=True, omit_defaults=True):
     """Fast-batch error report.
 
-    Go: server/stream.go BatchFlowErr (status N: not built yet)
+    Go: server/stream.go BatchFlowErr (status N: not built yet: fast batch publish)
     """
 
     # Always "err".
@@ -2242,7 +2242,7 @@ class BatchFlowErr(msgspec.Struct, kw_only=True, omit_defaults=True):
 class StreamActionAdvisory(msgspec.Struct, kw_only=True, omit_defaults=True):
     """Published on $JS.EVENT.ADVISORY.STREAM.{CREATED|UPDATED|DELETED}.<stream>; type io.nats.jetstream.advisory.v1.stream_action.
 
-    Go: server/jetstream_events.go JSStreamActionAdvisory (status N: not built yet)
+    Go: server/jetstream_events.go JSStreamActionAdvisory (status N: not built yet: no advisories)
     """
 
     # Event type.
