@@ -276,3 +276,34 @@ async def test_republish_and_stored_required_api_level_header(js_server):
         assert (out.data, out.headers["Nats-Sequence"], out.headers["Nats-Last-Sequence"]) == (b"y", "2", "1")
     finally:
         await nc.close()
+
+
+async def test_replies_carry_go_metadata_escaping_and_cluster_only_in_info(js_server):
+    nc, js = await _connect(js_server)
+    try:
+        cfg = {"name": "M", "subjects": ["m"], "storage": "memory", "description": "a<b>&c"}
+        raw = (await nc.request("$JS.API.STREAM.CREATE.M", json.dumps(cfg).encode(), timeout=2)).data
+        assert b"a\\u003cb\\u003e\\u0026c" in raw  # Go's HTML-safe JSON
+        created = json.loads(raw)
+        md = created["config"]["metadata"]
+        assert md["_nats.req.level"] == "0" and "_nats.ver" in md and md["_nats.level"] == "5"
+        assert "cluster" not in created
+        info = await _api(nc, "$JS.API.STREAM.INFO.M")
+        assert info["cluster"]["leader"] and "_nats.ver" in info["config"]["metadata"]
+        assert (info["total"], info["offset"], info["limit"]) == (0, 0, 0)
+        listed = await _api(nc, "$JS.API.STREAM.LIST")
+        assert listed["streams"][0]["config"]["metadata"] == {"_nats.req.level": "0"}
+    finally:
+        await nc.close()
+
+
+async def test_paging_offsets_are_clamped(js_server):
+    nc, js = await _connect(js_server)
+    try:
+        await js.add_stream(name="P", subjects=["p"], storage=api.StorageType.MEMORY)
+        r = await _api(nc, "$JS.API.STREAM.NAMES", b'{"offset":-5}')
+        assert (r["offset"], r["streams"]) == (0, ["P"])
+        r = await _api(nc, "$JS.API.STREAM.NAMES", b'{"offset":99}')
+        assert (r["total"], r["offset"], r["streams"]) == (1, 1, None)
+    finally:
+        await nc.close()

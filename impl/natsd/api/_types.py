@@ -586,7 +586,7 @@ class ConsumerResetRequest(msgspec.Struct, kw_only=True, omit_defaults=True):
 class StreamCreateResponse(msgspec.Struct, kw_only=True, omit_defaults=True):
     """Reply of STREAM.CREATE (also the final reply of a restore). Type io.nats.jetstream.api.v1.stream_create_response.
 
-    Go: server/jetstream_api.go JSApiStreamCreateResponse (status partial: Also carries cluster {leader}, which Go's create reply does not; the embedded StreamInfo is partial (see StreamInfo/StreamConfig).)
+    Go: server/jetstream_api.go JSApiStreamCreateResponse (status partial: The embedded StreamInfo is partial (see StreamInfo/StreamConfig).)
     """
 
     # Response type.
@@ -618,7 +618,7 @@ class StreamCreateResponse(msgspec.Struct, kw_only=True, omit_defaults=True):
 class StreamUpdateResponse(msgspec.Struct, kw_only=True, omit_defaults=True):
     """Reply of STREAM.UPDATE, STREAM.CANCEL_MOVE, ACCOUNT.STREAM.MOVE and ACCOUNT.STREAM.CANCEL_MOVE. Type io.nats.jetstream.api.v1.stream_update_response.
 
-    Go: server/jetstream_api.go JSApiStreamUpdateResponse (status partial: Also carries cluster {leader}, which Go's update reply does not; the embedded StreamInfo is partial (see StreamInfo/StreamConfig).)
+    Go: server/jetstream_api.go JSApiStreamUpdateResponse (status partial: The embedded StreamInfo is partial (see StreamInfo/StreamConfig).)
     """
 
     # Response type.
@@ -648,7 +648,7 @@ class StreamUpdateResponse(msgspec.Struct, kw_only=True, omit_defaults=True):
 class StreamInfoResponse(msgspec.Struct, kw_only=True, omit_defaults=True):
     """Reply of STREAM.INFO; total/offset/limit page state.subjects (0 when no subjects_filter). Type io.nats.jetstream.api.v1.stream_info_response.
 
-    Go: server/jetstream_api.go JSApiStreamInfoResponse (status partial: limit is 100000 even without subjects_filter (Go 0) and error replies lack total/offset/limit; the embedded StreamInfo is partial (see StreamInfo/StreamConfig).)
+    Go: server/jetstream_api.go JSApiStreamInfoResponse (status partial: Error replies lack total/offset/limit; the embedded StreamInfo is partial (see StreamInfo/StreamConfig).)
     """
 
     # Response type.

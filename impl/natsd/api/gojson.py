@@ -172,4 +172,9 @@ def to_go(obj: Any) -> Any:
 
 
 def encode_reply(obj: Any) -> bytes:
-    return msgspec.json.encode(to_go(obj))
+    # Go's encoder is HTML-safe: <, > and & are escaped. They can only occur
+    # inside JSON strings, so a byte replacement is exact.
+    out = msgspec.json.encode(to_go(obj))
+    if b"<" in out or b">" in out or b"&" in out:
+        out = out.replace(b"<", b"\\u003c").replace(b">", b"\\u003e").replace(b"&", b"\\u0026")
+    return out

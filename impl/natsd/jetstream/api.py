@@ -55,7 +55,13 @@ from natsd.api import errors as E
 from natsd.api.gojson import RequestError, decode_request, encode_reply
 from natsd.jetstream import ApiErrorException
 from natsd.jetstream.stream import Stream, encode_puback
-from natsd.jetstream.streamcfg import check_config, check_update, subjects_overlap
+from natsd.jetstream.streamcfg import (
+    check_config,
+    check_update,
+    set_static_metadata,
+    subjects_overlap,
+    with_dynamic_metadata,
+)
 from natsd.store.memstore import MemStore
 from natsd.subjects.validate import subject_matches_filter
 
@@ -84,7 +90,9 @@ class _StreamEntry:
 
 class JetStreamService:
     def __init__(self, broker, *, clock: Callable[[], int], server_name: str, store_dir: str = "",
-                 max_memory: int = -1, max_store: int = -1, domain: str = "") -> None:
+                 max_memory: int = -1, max_store: int = -1, domain: str = "",
+                 version: str = "2.15.1") -> None:
+        self.version = version
         self.broker = broker
         self.clock = clock
         self.server_name = server_name
@@ -208,7 +216,8 @@ class JetStreamService:
         )
 
     # -- streams --------------------------------------------------------------
-    def _info_fields(self, entry: _StreamEntry, req: StreamInfoRequest | None = None) -> dict:
+    def _info_fields(self, entry: _StreamEntry, req: StreamInfoRequest | None = None, *,
+                     cluster: bool = False) -> dict:
         info = entry.stream.info(
             self.clock(),
             subjects_filter=(req.subjects_filter or None) if req is not None else None,
@@ -217,7 +226,13 @@ class JetStreamService:
             server_name=self.server_name,
         )
         fields = {f: getattr(info, f) for f in info.__struct_fields__}
-        fields["cluster"] = ClusterInfo(leader=self.server_name)  # a standalone server leads
+        # CREATE/UPDATE/INFO replies carry the server's version and API level in
+        # the metadata (Go setDynamicStreamMetadata); LIST does not.
+        fields["config"] = with_dynamic_metadata(info.config, self.version)
+        if cluster:
+            fields["cluster"] = ClusterInfo(leader=self.server_name)  # INFO: a standalone server leads
+        else:
+            fields.pop("cluster", None)
         return fields
 
     def _check_overlap(self, cfg: StreamConfig, skip: str | None = None) -> None:
@@ -229,8 +244,8 @@ class JetStreamService:
         req = decode_request(body, StreamConfigRequest)
         if req.name != name:
             raise ApiErrorException(E.stream_mismatch())
-        cfg = check_config(_config_from_request(req), pedantic=req.pedantic, create=True,
-                           lookup=self._config_of)
+        cfg = check_config(set_static_metadata(_config_from_request(req)), pedantic=req.pedantic,
+                           create=True, lookup=self._config_of)
         existing = self.streams.get(name)
         if existing is not None:
             if existing.stream.config != cfg:
@@ -252,8 +267,8 @@ class JetStreamService:
         if req.name != name:
             raise ApiErrorException(E.stream_mismatch())
         entry = self._lookup(name)
-        new = check_update(entry.stream.config, _config_from_request(req), pedantic=req.pedantic,
-                           lookup=self._config_of)
+        new = check_update(entry.stream.config, set_static_metadata(_config_from_request(req)),
+                           pedantic=req.pedantic, lookup=self._config_of)
         self._check_overlap(new, skip=name)
         self._unsubscribe(entry)
         entry.stream.update(new, self.clock())
@@ -263,11 +278,12 @@ class JetStreamService:
     def _stream_info(self, name: str, body: bytes) -> StreamInfoResponse:
         req = decode_request(body, StreamInfoRequest)
         entry = self._lookup(name)
-        fields = self._info_fields(entry, req)
-        total = 0
+        fields = self._info_fields(entry, req, cluster=True)
+        total = limit = 0
         if req.subjects_filter:
             _, total = entry.stream.subject_details(req.subjects_filter, req.offset)
-        return StreamInfoResponse(**fields, total=total, offset=req.offset, limit=SUBJECTS_LIMIT)
+            limit = SUBJECTS_LIMIT
+        return StreamInfoResponse(**fields, total=total, offset=req.offset, limit=limit)
 
     def _stream_delete(self, name: str, body: bytes) -> StreamDeleteResponse:
         entry = self._lookup(name)
@@ -287,16 +303,18 @@ class JetStreamService:
     def _stream_names(self, _arg, body: bytes) -> StreamNamesResponse:
         req = decode_request(body, StreamNamesRequest)
         names = sorted(self._matching(req.subject))
-        page = names[req.offset : req.offset + NAMES_LIMIT]
-        return StreamNamesResponse(total=len(names), offset=req.offset, limit=NAMES_LIMIT,
+        offset = _clamp(req.offset, len(names))
+        page = names[offset : offset + NAMES_LIMIT]
+        return StreamNamesResponse(total=len(names), offset=offset, limit=NAMES_LIMIT,
                                    streams=page or None)
 
     def _stream_list(self, _arg, body: bytes) -> StreamListResponse:
         req = decode_request(body, StreamNamesRequest)
         names = sorted(self._matching(req.subject))
-        page = names[req.offset : req.offset + LIST_LIMIT]
+        offset = _clamp(req.offset, len(names))
+        page = names[offset : offset + LIST_LIMIT]
         infos = [self.streams[n].stream.info(self.clock()) for n in page]
-        return StreamListResponse(total=len(names), offset=req.offset, limit=LIST_LIMIT, streams=infos)
+        return StreamListResponse(total=len(names), offset=offset, limit=LIST_LIMIT, streams=infos)
 
     def _matching(self, subject: str) -> list[str]:
         if not subject:
@@ -371,6 +389,11 @@ class JetStreamService:
             for out_hdr, out_body in entry.stream.direct_get(body, last_subject):
                 self.client.publish(reply, out_body, headers=out_hdr)
         return direct
+
+
+def _clamp(offset: int, total: int) -> int:
+    # Go: a negative offset is 0, one past the end is the end
+    return min(max(offset, 0), total)
 
 
 def _config_from_request(req: StreamConfigRequest) -> StreamConfig:

@@ -301,7 +301,7 @@ class Server:
             self.jetstream = JetStreamService(
                 self.broker, clock=time.time_ns, server_name=self.server_name, store_dir=opts.store_dir,
                 max_memory=opts.jetstream_max_memory, max_store=opts.jetstream_max_store,
-                domain=opts.jetstream_domain,
+                domain=opts.jetstream_domain, version=GO_COMPAT_VERSION,
             )
             self.broker.info["jetstream"] = True
             self.broker.info["api_lvl"] = self.broker.info.pop("api_lvl")  # keep Go's field order
