@@ -580,7 +580,8 @@ class Client:
             self._fail("Parse Error")
         sub = self.subs.get(sid)
         if sub is not None:
-            self.broker.fold_stats()  # sub.nm must count fast-path deliveries too
+            if mx > 0:
+                self.broker.fold_stats()  # sub.nm must count fast-path deliveries too
             if mx > 0 and mx > sub.nm:
                 sub.max = mx
                 self.broker.sublist.genid += 1  # delivery entries must now count this sub
