@@ -175,7 +175,8 @@ def test_config_defaults_match_go_observed():
         "none",
     )
     assert (c.max_consumers, c.max_msgs, c.max_bytes, c.max_msgs_per_subject, c.max_msg_size) == (-1,) * 5
-    assert (c.max_age, c.num_replicas, c.duplicate_window, c.persist_mode) == (0, 1, 120 * S, "default")
+    # DefaultPersistMode is Go's zero value: kept as "" so replies omit it, as Go's do
+    assert (c.max_age, c.num_replicas, c.duplicate_window, c.persist_mode) == (0, 1, 120 * S, "")
     assert not (c.sealed or c.deny_delete or c.deny_purge or c.allow_rollup_hdrs or c.allow_msg_ttl)
 
 
@@ -1027,7 +1028,7 @@ def test_go_zero_enum_values_are_the_defaults():
         "old",
         "none",
         "file",
-        "default",
+        "",
     )
     assert check_config(StreamConfig(name="Z", discard="New")).discard == "new"
     assert err_of(check_config, StreamConfig(name="Z", retention="Limits")).description == "invalid retention"

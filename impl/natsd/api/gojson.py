@@ -27,7 +27,7 @@ import msgspec
 from . import _types
 from .errors import ApiError
 
-__all__ = ["RequestError", "decode_request", "encode_reply", "to_go"]
+__all__ = ["RequestError", "decode_request", "encode_reply", "to_go", "zero_value"]
 
 _NONE = type(None)
 
@@ -52,6 +52,11 @@ def _zero(tp: Any) -> Any:
     if isinstance(tp, type) and issubclass(tp, msgspec.Struct):
         return _fill({}, tp, False)  # a non-pointer struct: every field zero
     return None  # lists, maps, pointers: Go's nil
+
+
+def zero_value(tp: Any) -> Any:
+    """Go's zero value for a field annotation (nil for pointers, lists, maps)."""
+    return _zero(tp)
 
 
 def _struct_of(tp: Any) -> type[msgspec.Struct] | None:

@@ -52,9 +52,10 @@ from natsd.api import (
     StreamUpdateResponse,
 )
 from natsd.api import errors as E
-from natsd.api.gojson import RequestError, decode_request, encode_reply
+from natsd.api._types import OMITEMPTY
+from natsd.api.gojson import RequestError, decode_request, encode_reply, zero_value
 from natsd.jetstream import ApiErrorException
-from natsd.jetstream.stream import Stream, encode_puback
+from natsd.jetstream.stream import Stream, check_get_request, encode_puback
 from natsd.jetstream.streamcfg import (
     check_config,
     check_update,
@@ -148,9 +149,17 @@ class JetStreamService:
     def _error_reply(self, reply: bytes, resp_type: type, err: E.ApiError) -> None:
         # An error reply keeps the endpoint's type and carries only the error,
         # whatever fields the success reply requires.
-        rtype = next(f.default for f in msgspec.structs.fields(resp_type) if f.name == "type")
+        out: dict = {}
+        omit = OMITEMPTY.get(resp_type.__name__, frozenset())
+        for f in msgspec.structs.fields(resp_type):
+            if f.name == "type":
+                out["type"] = f.default
+            elif f.name == "error":
+                out["error"] = err
+            elif f.encode_name not in omit:
+                out[f.encode_name] = zero_value(f.type)  # Go writes non-omitempty fields, zero
         self.api_errors += 1
-        self.client.publish(reply, encode_reply({"type": rtype, "error": err}))
+        self.client.publish(reply, encode_reply(out))
 
     def _route(self, t: list[str]):
         n = len(t)
@@ -266,9 +275,10 @@ class JetStreamService:
         req = decode_request(body, StreamConfigRequest)
         if req.name != name:
             raise ApiErrorException(E.stream_mismatch())
+        cfg = set_static_metadata(_config_from_request(req))
+        check_config(cfg, pedantic=req.pedantic, lookup=self._config_of)  # Go: validate, then look up
         entry = self._lookup(name)
-        new = check_update(entry.stream.config, set_static_metadata(_config_from_request(req)),
-                           pedantic=req.pedantic, lookup=self._config_of)
+        new = check_update(entry.stream.config, cfg, pedantic=req.pedantic, lookup=self._config_of)
         self._check_overlap(new, skip=name)
         self._unsubscribe(entry)
         entry.stream.update(new, self.clock())
@@ -282,7 +292,7 @@ class JetStreamService:
         total = limit = 0
         if req.subjects_filter:
             _, total = entry.stream.subject_details(req.subjects_filter, req.offset)
-            limit = SUBJECTS_LIMIT
+            limit = SUBJECTS_LIMIT if total else 0
         return StreamInfoResponse(**fields, total=total, offset=req.offset, limit=limit)
 
     def _stream_delete(self, name: str, body: bytes) -> StreamDeleteResponse:
@@ -294,6 +304,8 @@ class JetStreamService:
 
     def _stream_purge(self, name: str, body: bytes) -> StreamPurgeResponse:
         req = decode_request(body, StreamPurgeRequest)
+        if req.seq > 0 and req.keep > 0:  # Go checks this before looking the stream up
+            raise ApiErrorException(E.bad_request())
         entry = self._lookup(name)
         result = entry.stream.purge(req, self.clock())
         if isinstance(result, E.ApiError):
@@ -327,7 +339,12 @@ class JetStreamService:
         return out
 
     def _msg_get(self, name: str, body: bytes) -> MsgGetResponse:
+        if _is_empty_request(body):
+            raise ApiErrorException(E.bad_request())
         req = decode_request(body, MsgGetRequest)
+        err = check_get_request(req)
+        if err is not None:
+            raise ApiErrorException(err)
         entry = self._lookup(name)
         result = entry.stream.get_msg(req)
         if isinstance(result, E.ApiError):
@@ -335,6 +352,8 @@ class JetStreamService:
         return MsgGetResponse(message=result)
 
     def _msg_delete(self, name: str, body: bytes) -> MsgDeleteResponse:
+        if _is_empty_request(body):
+            raise ApiErrorException(E.bad_request())
         req = decode_request(body, MsgDeleteRequest)
         entry = self._lookup(name)
         result = entry.stream.delete_msg(req.seq, req.no_erase)
@@ -389,6 +408,17 @@ class JetStreamService:
             for out_hdr, out_body in entry.stream.direct_get(body, last_subject):
                 self.client.publish(reply, out_body, headers=out_hdr)
         return direct
+
+
+def _is_empty_request(body: bytes) -> bool:
+    """Go isEmptyRequest: no bytes, or a JSON object with no fields."""
+    if not body:
+        return True
+    try:
+        value = msgspec.json.decode(body)
+    except msgspec.DecodeError:
+        return False
+    return isinstance(value, dict) and not value
 
 
 def _clamp(offset: int, total: int) -> int:

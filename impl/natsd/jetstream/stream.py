@@ -252,6 +252,22 @@ def _plain_ack_prefix(stream: str) -> bytes:
     return f'{{"stream":{_go_q(stream)},"seq":'.encode()
 
 
+def check_get_request(req: MsgGetRequest) -> ApiError | None:
+    """The request checks of STREAM.MSG.GET that Go makes before the stream lookup."""
+    if req.batch > 0 or req.max_bytes > 0:
+        return E.bad_request()
+    seq_, last_for, next_for, start = req.seq, req.last_by_subj, req.next_by_subj, req.start_time
+    if (
+        (seq_ > 0 and last_for)
+        or (seq_ == 0 and not last_for and not next_for and start is None)
+        or (seq_ > 0 and start is not None)
+        or (start is not None and last_for)
+        or (last_for and next_for)
+    ):
+        return E.bad_request()
+    return None
+
+
 def _file_record_size(subject: str, hdr: bytes | None, data: bytes) -> int:
     """Go fileStoreMsgSize."""
     n = 22 + len(subject.encode("utf-8", "surrogateescape")) + len(data) + 8
@@ -755,19 +771,20 @@ class Stream:
                 return E.stream_msg_delete_failed(err="no message found")
         return E.sequence_not_found(seq=seq)
 
+    def _load_last(self, subject: str):
+        # Go's LoadLastMsg(">") reads only the stream's last sequence: when that
+        # message was removed the answer is "no message found", even though
+        # earlier messages remain.
+        if subject == ">":
+            return self.store.load_msg(self.store.fast_state().last_seq)
+        return self.store.load_last_msg(subject)
+
     def get_msg(self, req: MsgGetRequest) -> StoredMsg | ApiError:
         """STREAM.MSG.GET (after the API layer's empty-body check)."""
-        if req.batch > 0 or req.max_bytes > 0:
-            return E.bad_request()
+        err = check_get_request(req)
+        if err is not None:
+            return err
         seq_, last_for, next_for, start = req.seq, req.last_by_subj, req.next_by_subj, req.start_time
-        if (
-            (seq_ > 0 and last_for)
-            or (seq_ == 0 and not last_for and not next_for and start is None)
-            or (seq_ > 0 and start is not None)
-            or (start is not None and last_for)
-            or (last_for and next_for)
-        ):
-            return E.bad_request()
         store = self.store
         if start is not None:
             try:
@@ -782,7 +799,7 @@ class Stream:
             elif next_for:
                 sm, _ = store.load_next_msg(next_for, not is_literal(next_for), seq)
             else:
-                sm = store.load_last_msg(last_for)
+                sm = self._load_last(last_for)
         except StoreError:
             return E.no_message_found()
         return StoredMsg(
@@ -901,7 +918,7 @@ class Stream:
                     sm, seq = store.load_next_msg(next_for, wc, seq)
                     seq += 1
                 else:
-                    sm = store.load_last_msg(req.last_by_subj)
+                    sm = self._load_last(req.last_by_subj)
             except StoreError:
                 if batch > 1 and i > 0:
                     break

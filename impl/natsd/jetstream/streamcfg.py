@@ -730,7 +730,7 @@ def _check(
         raise _invalid("invalid storage type")
     c["storage"] = storage
     if config.persist_mode in ("", "default"):
-        c["persist_mode"] = "default"
+        c["persist_mode"] = ""  # Go's zero value, DefaultPersistMode: omitted from JSON
     elif config.persist_mode != "async":
         raise _invalid("invalid persist mode")
 
