@@ -86,10 +86,43 @@ def _items_of(tp: Any) -> tuple[str, Any] | None:
     return None
 
 
+# Go enum fields with their own UnmarshalJSON (store.go, stream.go, filestore.go):
+# JSON name -> (accepted values, case-insensitive?, error text for other values;
+# None = Go's "can not unmarshal %q" of the JSON token).
+_ENUMS: dict[str, tuple[frozenset[str], bool, str | None]] = {
+    "retention": (frozenset({"limits", "interest", "workqueue"}), False, None),
+    "discard": (frozenset({"old", "new"}), True, None),
+    "storage": (frozenset({"file", "memory"}), False, None),
+    "persist_mode": (frozenset({"default", "", "async"}), False, None),
+    "compression": (frozenset({"none", "s2"}), False, "unknown compression algorithm"),
+    "ack_policy": (frozenset({"none", "all", "explicit", "flow_control"}), False, None),
+    "replay_policy": (frozenset({"instant", "original"}), False, None),
+    "deliver_policy": (frozenset({"all", "undefined", "last", "last_per_subject", "new",
+                                  "by_start_sequence", "by_start_time"}), False, None),
+}
+_ENUM_TYPES = frozenset({"StreamConfig", "StreamConfigRequest", "ConsumerConfig"})
+
+
+def _go_q(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _check_enum(name: str, value: Any) -> Any:
+    allowed, fold, message = _ENUMS[name]
+    if isinstance(value, str):
+        v = value.lower() if fold else value
+        if v in allowed:
+            return v
+    if message is not None:
+        raise RequestError(message)
+    raise RequestError(f"can not unmarshal {_go_q(msgspec.json.encode(value).decode())}")
+
+
 def _fill(raw: Any, tp: type[msgspec.Struct], strict: bool) -> Any:
     if not isinstance(raw, dict):
         return raw  # msgspec.convert reports the type error
     fields = msgspec.structs.fields(tp)
+    enums = tp.__name__ in _ENUM_TYPES
     known = {f.encode_name: f for f in fields}
     if strict:
         for key in raw:
@@ -99,6 +132,8 @@ def _fill(raw: Any, tp: type[msgspec.Struct], strict: bool) -> Any:
     for f in fields:
         if f.encode_name in raw:
             value = raw[f.encode_name]
+            if enums and f.encode_name in _ENUMS and value is not None:
+                value = _check_enum(f.encode_name, value)
             nested = _struct_of(f.type)
             if nested is not None and isinstance(value, dict):
                 value = _fill(value, nested, strict and nested.__name__ in _types.STRICT_TYPES)

@@ -276,7 +276,9 @@ class JetStreamService:
         if req.name != name:
             raise ApiErrorException(E.stream_mismatch())
         cfg = set_static_metadata(_config_from_request(req))
-        check_config(cfg, pedantic=req.pedantic, lookup=self._config_of)  # Go: validate, then look up
+        # Go validates the config (checkStreamCfg) before the lookup; the
+        # standalone replicas check comes after it.
+        check_config(cfg, pedantic=req.pedantic, standalone=False, lookup=self._config_of)
         entry = self._lookup(name)
         new = check_update(entry.stream.config, cfg, pedantic=req.pedantic, lookup=self._config_of)
         self._check_overlap(new, skip=name)

@@ -1,0 +1,306 @@
+"""Streams: the reference model states Go's semantics, and natsd agrees with it.
+
+Three kinds of tests:
+
+- the model alone (a few of Go's less obvious behaviours, stated as tests);
+- the model against the Go nats-server (harness ``go``): this is what
+  validates the model; planted model faults must make it fail;
+- natsd against the model: in process (``core``), over the wire (``wire``) and
+  beside Go (``differential``). These skip, with the reason, while natsd does
+  not serve the JetStream API at all.
+
+The campaigns here are bounded; `natsd-campaign run stream --harness H` runs long ones.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import functools
+import json
+
+import pytest
+
+from natsd.model import stream as M
+from natsd.model.stream import StreamModel
+from natsd.oracle.base import get_area, replay
+from natsd.oracle.campaign import main, run_campaign
+from natsd.oracle.stream import (
+    AdvanceTime,
+    CreateStream,
+    DeleteMsg,
+    DirectGet,
+    GetMsg,
+    Info,
+    Publish,
+    Purge,
+    Reply,
+    UpdateStream,
+    jetstream_answers,
+    mask,
+    model_step,
+)
+
+AREA = get_area("stream")
+ALL_OPS = {"CreateStream", "UpdateStream", "DeleteStream", "Info", "Publish", "Purge", "GetMsg", "DeleteMsg", "DirectGet",
+           "AdvanceTime"}
+
+
+def _campaign(harness: str, steps: int, **kw):
+    result = run_campaign(AREA, harness, steps=steps, seed=kw.pop("seed", 20240601), db=None, **kw)
+    assert result.ok, result.failures[0].message + "\nops: " + repr(result.failures[0].ops)
+    assert result.steps >= steps
+    assert set(result.ops) == ALL_OPS
+    assert not result.unknown_rules
+    return result
+
+
+@functools.cache
+def _natsd_missing() -> str | None:
+    return jetstream_answers("natsd")
+
+
+def _require_natsd_wire() -> None:
+    reason = _natsd_missing()
+    if reason:
+        pytest.skip(f"natsd does not serve the JetStream API yet: {reason}")
+
+
+def _require_natsd_core() -> None:
+    try:
+        import natsd.jetstream.api  # noqa: F401
+    except ImportError as e:
+        pytest.skip(f"natsd.jetstream.api cannot be imported yet: {e}")
+
+
+def _pub(m: StreamModel, subject: str, data: bytes = b"", *headers: tuple[str, str]) -> dict | str | None:
+    text = m.publish(subject, tuple(headers), data)
+    return json.loads(text) if text else None
+
+
+def _state(m: StreamModel, name: str = "S") -> dict:
+    return m.info(name, None)["state"]
+
+
+# ------------------------------------------------------------------- the model
+
+
+def test_model_memory_store_counts_subject_headers_payload_and_16() -> None:
+    m = StreamModel()
+    m.create("S", {"name": "S", "storage": "memory", "subjects": ["a"]})
+    _pub(m, "a", b"xyz")
+    _pub(m, "a", b"", ("Nats-Msg-Id", "1"))
+    hdr = len(b"NATS/1.0\r\nNats-Msg-Id: 1\r\n\r\n")
+    assert _state(m)["bytes"] == (1 + 3 + 16) + (1 + hdr + 16)
+    assert "stream.bytes.memory" in m.covered
+
+
+def test_model_duplicate_puback_is_go_text_with_a_space() -> None:
+    m = StreamModel()
+    m.create("S", {"name": "S", "storage": "memory", "subjects": ["a"]})
+    assert m.publish("a", (("Nats-Msg-Id", "x"),), b"") == '{"stream":"S","seq":1}'
+    assert m.publish("a", (("Nats-Msg-Id", "x"),), b"") == '{"stream":"S","seq":1,"duplicate": true}'
+    m.purge("S", b"")  # a purge does not forget message ids
+    assert m.publish("a", (("Nats-Msg-Id", "x"),), b"") == '{"stream":"S","seq":1,"duplicate": true}'
+
+
+def test_model_purge_to_a_sequence_past_the_end_moves_last_seq() -> None:
+    m = StreamModel()
+    m.create("S", {"name": "S", "storage": "memory", "subjects": ["a"]})
+    _pub(m, "a")
+    assert m.purge("S", b'{"seq":30}')["purged"] == 1
+    st = _state(m)
+    assert (st["first_seq"], st["last_seq"], st["messages"]) == (30, 29, 0)
+    assert st["first_ts"] == M.ZERO_TIME and st["last_ts"] == M.TS
+    assert _pub(m, "a", b"", ("Nats-Expected-Last-Sequence", "29")) == {"stream": "S", "seq": 30}
+
+
+def test_model_last_by_subject_all_looks_only_at_last_seq() -> None:
+    """Go's LoadLastMsg('>') is the message at last_seq, or none once it is gone."""
+    m = StreamModel()
+    m.create("S", {"name": "S", "storage": "memory", "subjects": ["a", "b"]})
+    _pub(m, "a")
+    _pub(m, "b")
+    assert m.get_msg("S", b'{"last_by_subj":">"}')["message"]["seq"] == 2
+    m.delete_msg("S", b'{"seq":2}')
+    assert m.get_msg("S", b'{"last_by_subj":">"}')["error"]["err_code"] == 10037
+    assert m.get_msg("S", b'{"last_by_subj":"a"}')["message"]["seq"] == 1
+
+
+def test_model_discard_new_at_the_subject_limit_replaces_instead_of_refusing() -> None:
+    m = StreamModel()
+    m.create("S", {"name": "S", "storage": "memory", "subjects": ["a", "b"], "discard": "new",
+                   "max_msgs": 2, "max_msgs_per_subject": 1})
+    _pub(m, "a")
+    _pub(m, "b")
+    assert _pub(m, "b") == {"stream": "S", "seq": 3}  # b is at its limit: replaces seq 2
+    assert _pub(m, "c") is None  # no stream: no responders
+    assert _pub(m, "a", b"", ("Nats-Msg-Id", "1")) == {"stream": "S", "seq": 4}  # replaces seq 1
+    st = _state(m)
+    assert (st["messages"], st["first_seq"], st.get("num_deleted", 0)) == (2, 3, 0)
+
+
+def test_model_checks_max_msg_size_before_the_headers() -> None:
+    """Observed on Go v2.15.1: the size error wins over a wrong expected sequence."""
+    m = StreamModel()
+    m.create("S", {"name": "S", "storage": "memory", "subjects": ["a"], "max_msg_size": 40})
+    got = _pub(m, "a", b"", ("Nats-Expected-Last-Sequence", "1"))
+    assert got["error"]["err_code"] == 10054
+
+
+def test_model_expiry_happens_at_exactly_max_age_and_the_window() -> None:
+    m = StreamModel()
+    m.create("S", {"name": "S", "storage": "memory", "subjects": ["a"], "max_age": 60 * 10**9})
+    _pub(m, "a", b"", ("Nats-Msg-Id", "1"))
+    m.advance(60 * 10**9 - 1)
+    assert _state(m)["messages"] == 1
+    assert _pub(m, "a", b"", ("Nats-Msg-Id", "1")) == {"stream": "S", "seq": 1, "duplicate": True}
+    m.advance(1)
+    assert _state(m)["messages"] == 0
+    assert _pub(m, "a", b"", ("Nats-Msg-Id", "1")) == {"stream": "S", "seq": 2}
+    assert {"stream.limit.max_age", "stream.dedupe.expiry"} <= m.covered
+
+
+def test_model_update_lowering_limits() -> None:
+    m = StreamModel()
+    m.create("S", {"name": "S", "storage": "memory", "subjects": ["a"]})
+    for _ in range(4):
+        _pub(m, "a")
+    m.update("S", {"name": "S", "storage": "memory", "subjects": ["a"], "max_msgs": 2, "discard": "new"})
+    assert _state(m)["messages"] == 4  # discard new: what is stored stays
+    m.update("S", {"name": "S", "storage": "memory", "subjects": ["a"], "max_msgs": 2})
+    assert (_state(m)["messages"], _state(m)["first_seq"]) == (2, 3)
+    sealed = m.update("S", {"name": "S", "storage": "memory", "subjects": ["a"], "sealed": True})["config"]
+    assert (sealed["discard"], sealed["deny_delete"], sealed["deny_purge"]) == ("new", True, True)
+    assert _pub(m, "a")["error"]["err_code"] == 10109
+
+
+def test_mask_keeps_zero_times_and_deterministic_metadata() -> None:
+    reply = {"created": "2026-01-01T00:00:00.1Z", "state": {"first_ts": M.ZERO_TIME, "last_ts": "2026-01-01T00:00:00Z"},
+             "config": {"metadata": {"_nats.ver": "2.15.1", "_nats.level": "5", "owner": "x"}},
+             "cluster": {"leader": "NABC"}, "message": {"time": "2026-01-01T00:00:00Z", "data": "eA=="}}
+    assert mask(reply) == {"created": M.TS, "state": {"first_ts": M.ZERO_TIME, "last_ts": M.TS},
+                           "config": {"metadata": {"_nats.ver": M.VER, "_nats.level": "5", "owner": "x"}},
+                           "cluster": {"leader": M.SERVER}, "message": {"time": M.TS, "data": "eA=="}}
+
+
+def test_advance_time_follows_a_real_time_harness() -> None:
+    """On the wire the clock cannot be moved: the harness reports 0 and the model follows."""
+    m = StreamModel()
+    assert model_step(m, AdvanceTime(1000), Reply("time", "0")) == Reply("time", "0")
+    assert m.now == M.T0
+    assert model_step(m, AdvanceTime(1000), Reply("time", "1000")) == Reply("time", "1000")
+    assert m.now == M.T0 + 10**9
+
+
+def test_get_msg_reply_encodes_headers_and_data_in_base64() -> None:
+    m = StreamModel()
+    model_step(m, CreateStream("S"), Reply("api"))
+    model_step(m, Publish("a", 10, (("Nats-Msg-Id", "1"),)), Reply("puback"))
+    got = json.loads(model_step(m, GetMsg("S", '{"seq":1}'), Reply("api")).body)["message"]
+    assert base64.b64decode(got["hdrs"]) == b"NATS/1.0\r\nNats-Msg-Id: 1\r\n\r\n"
+    assert base64.b64decode(got["data"]) == b"abcdefghij"
+    assert got["time"] == M.TS
+
+
+# ------------------------------------------------------- the model against Go
+
+
+@contextlib.contextmanager
+def _factory(harness: str):
+    with AREA.harnesses[harness].session() as factory:
+        yield factory
+
+
+@pytest.mark.differential
+def test_stream_model_agrees_with_go() -> None:
+    """The model checked against the Go nats-server alone: this validates the model."""
+    _campaign("go", 300, steps_per_example=30)
+
+
+@pytest.mark.differential
+def test_go_quirks_replay_clean() -> None:
+    """Sequences that once told the model something about Go replay clean against Go."""
+    sequences = [
+        [CreateStream("S", "max_msg_size"), Publish("a", 0, (("Nats-Expected-Last-Sequence", "1"),))],
+        [CreateStream("S", "max_bytes_new"), Publish("a"), Publish("c.1"), Purge("S", '{"filter":"c.*"}'),
+         GetMsg("S", '{"last_by_subj":">"}')],
+        [CreateStream("S", "per_subject_max_msgs_new"), Publish("a"), Publish("a"), Publish("b"), Publish("a", 1),
+         Info("S", '{"deleted_details":true}')],
+        [CreateStream("S"), Publish("a"), Publish("b"), UpdateStream("S", "sealed"), Publish("a", 60),
+         Purge("S"), DeleteMsg("S", '{"seq":1}'), UpdateStream("S", "plain")],
+        [CreateStream("S", "counter"), Publish("a"), Publish("a", 0, (("Nats-Incr", "5"),)),
+         Publish("a", 0, (("Nats-Incr", "-7"), ("Nats-Msg-Id", "1"))), Publish("a", 0, (("Nats-Incr", "-7"), ("Nats-Msg-Id", "1"))),
+         Publish("a", 1, (("Nats-Incr", "1"),)), GetMsg("S", '{"last_by_subj":"a"}'), UpdateStream("S", "plain")],
+        [CreateStream("S", "direct"), Publish("a", 10, (("Nats-Msg-Id", "1"),)), DirectGet("S", '{"seq":1}'),
+         DirectGet("S", "", "a"), DirectGet("S", ""), DirectGet("S", '{"seq":9}'), DirectGet("T", '{"seq":1}')],
+    ]
+    with _factory("go") as factory:
+        for ops in sequences:
+            result = replay(AREA, ops, factory)
+            assert result.ok, result.message
+
+
+@pytest.mark.differential
+def test_planted_model_fault_forgetting_max_msgs_per_subject_is_found(monkeypatch) -> None:
+    """The oracle can fail: a model that ignores max_msgs_per_subject is caught, shortly."""
+    limit = M.Stream.limit
+    monkeypatch.setattr(M.Stream, "limit", lambda self, key: -1 if key == "max_msgs_per_subject" else limit(self, key))
+    result = run_campaign(AREA, "go", steps=5000, seed=1, db=None)
+    assert not result.ok, "the oracle missed a model without max_msgs_per_subject"
+    failure = result.failures[0]
+    assert failure.length <= 8, failure.ops
+    assert any(isinstance(op, CreateStream) for op in failure.ops)
+
+
+@pytest.mark.differential
+def test_planted_model_fault_in_byte_accounting_differs_from_go(monkeypatch) -> None:
+    """A wrong byte count passes the model's own invariants: only the comparison with Go can catch it."""
+    monkeypatch.setattr(M.Msg, "size", property(lambda self: len(self.subject) + len(self.hdr) + len(self.data) + 8))
+    result = run_campaign(AREA, "go", steps=5000, seed=3, db=None)
+    assert not result.ok, "the oracle missed wrong byte accounting"
+    assert "DIFFERS from the model" in result.failures[0].message
+    assert result.failures[0].length <= 6, result.failures[0].ops
+
+
+# ------------------------------------------------------- natsd against the model
+
+
+def test_stream_campaign_core_agrees_with_the_model() -> None:
+    _require_natsd_core()
+    result = _campaign("core", 500)
+    # time is the op stream's in process: expiry is reached
+    assert {"stream.limit.max_age", "stream.dedupe.expiry"} & set(result.covered)
+
+
+def test_stream_campaign_wire_agrees_with_the_model() -> None:
+    _require_natsd_wire()
+    _campaign("wire", 200, steps_per_example=25)
+
+
+@pytest.mark.differential
+def test_stream_campaign_differential_natsd_and_go_agree_with_the_model() -> None:
+    _require_natsd_wire()
+    _campaign("differential", 200, steps_per_example=25)
+
+
+# ------------------------------------------------------------------ CI campaign
+
+
+@pytest.mark.campaign
+@pytest.mark.parametrize(
+    "harness, steps",
+    [pytest.param("go", 300, marks=pytest.mark.differential), ("core", 2000)],
+)
+def test_stream_campaign_ci(tmp_path, harness: str, steps: int) -> None:
+    """The bounded CI campaign: `natsd-campaign run stream --harness H --steps N`."""
+    if harness == "core":
+        _require_natsd_core()
+    rc = main(
+        ["run", "stream", "--harness", harness, "--steps", str(steps), "--seed", "7",
+         "--db", str(tmp_path / "db"), "--report", str(tmp_path / "stream"), "--quiet"]
+    )
+    data = json.loads((tmp_path / "stream.json").read_text())
+    assert rc == 0, data["failures"]
+    assert data["steps"] >= steps
+    assert data["divergences"] == 0
