@@ -307,3 +307,23 @@ async def test_paging_offsets_are_clamped(js_server):
         assert (r["total"], r["offset"], r["streams"]) == (1, 1, None)
     finally:
         await nc.close()
+
+
+async def test_update_checks_the_config_before_the_name_and_the_lookup(js_server):
+    nc, js = await _connect(js_server)
+    try:
+        r = await _api(nc, "$JS.API.STREAM.UPDATE.NOPE")  # empty body: the config fails first
+        assert r["error"]["err_code"] == 10052
+        r = await _api(nc, "$JS.API.STREAM.UPDATE.NOPE", b'{"name":"OTHER"}')
+        assert r["error"]["err_code"] == 10056
+        r = await _api(nc, "$JS.API.STREAM.UPDATE.NOPE", b'{"name":"NOPE"}')
+        assert r["error"]["err_code"] == 10059
+        r = await _api(nc, "$JS.API.STREAM.CREATE.E", b'{"name":"E","discard":"bogus"}')
+        assert (r["error"]["err_code"], r["error"]["description"]) == (
+            10025, 'invalid JSON: can not unmarshal "\\"bogus\\""')
+        r = await _api(nc, "$JS.API.STREAM.PURGE.NOPE", b'{"seq":2,"keep":1}')
+        assert r["error"]["err_code"] == 10003 and r["purged"] == 0
+        r = await _api(nc, "$JS.API.STREAM.INFO.NOPE")
+        assert (r["error"]["err_code"], r["total"], r["offset"], r["limit"]) == (10059, 0, 0, 0)
+    finally:
+        await nc.close()

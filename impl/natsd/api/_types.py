@@ -264,7 +264,7 @@ class AccountInfoResponse(msgspec.Struct, kw_only=True, omit_defaults=True):
 class StreamConfigRequest(msgspec.Struct, kw_only=True, omit_defaults=True):
     """Body of STREAM.CREATE and STREAM.UPDATE: a StreamConfig plus pedantic.
 
-    Go: server/stream.go StreamConfigRequest (status partial: Every field is decoded strictly with Go zero values; an unknown enum string passes decoding (Go: 10025) and is refused by validation with 10052.)
+    Go: server/stream.go StreamConfigRequest
     """
 
     # Stream name; also the last token of the API subject. (limits: 1..255 chars; no whitespace, '.', '*', '>', '/', '\\')
@@ -648,7 +648,7 @@ class StreamUpdateResponse(msgspec.Struct, kw_only=True, omit_defaults=True):
 class StreamInfoResponse(msgspec.Struct, kw_only=True, omit_defaults=True):
     """Reply of STREAM.INFO; total/offset/limit page state.subjects (0 when no subjects_filter). Type io.nats.jetstream.api.v1.stream_info_response.
 
-    Go: server/jetstream_api.go JSApiStreamInfoResponse (status partial: Error replies lack total/offset/limit; the embedded StreamInfo is partial (see StreamInfo/StreamConfig).)
+    Go: server/jetstream_api.go JSApiStreamInfoResponse (status partial: The embedded StreamInfo is partial (see StreamInfo/StreamConfig).)
     """
 
     # Response type.
@@ -1748,7 +1748,7 @@ class ConsumerState(msgspec.Struct, kw_only=True, omit_defaults=True):
 class StreamConfig(msgspec.Struct, kw_only=True, omit_defaults=True):
     """Configuration of a stream, as stored and as returned in StreamInfo.
 
-    Go: server/stream.go StreamConfig (status partial: Decoded and echoed with every field; differs from Go in two ways: persist_mode "default" is always written (Go leaves it out when default) and metadata lacks the server's _nats.* keys.)
+    Go: server/stream.go StreamConfig (status partial: Decoded and echoed with every field as Go (persist_mode omitted at default, _nats.* metadata); the features behind some fields (mirrors, sources, batches, schedules) are not built.)
     """
 
     # Stream name; also the last token of the API subject. (limits: 1..255 chars; no whitespace, '.', '*', '>', '/', '\\')

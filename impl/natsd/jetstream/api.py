@@ -273,12 +273,12 @@ class JetStreamService:
 
     def _stream_update(self, name: str, body: bytes) -> StreamUpdateResponse:
         req = decode_request(body, StreamConfigRequest)
+        cfg = set_static_metadata(_config_from_request(req))
+        # Go validates the config (checkStreamCfg) first, then the name, then
+        # looks the stream up; the standalone replicas check comes after that.
+        check_config(cfg, pedantic=req.pedantic, standalone=False, lookup=self._config_of)
         if req.name != name:
             raise ApiErrorException(E.stream_mismatch())
-        cfg = set_static_metadata(_config_from_request(req))
-        # Go validates the config (checkStreamCfg) before the lookup; the
-        # standalone replicas check comes after it.
-        check_config(cfg, pedantic=req.pedantic, standalone=False, lookup=self._config_of)
         entry = self._lookup(name)
         new = check_update(entry.stream.config, cfg, pedantic=req.pedantic, lookup=self._config_of)
         self._check_overlap(new, skip=name)
