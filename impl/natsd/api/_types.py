@@ -264,7 +264,7 @@ class AccountInfoResponse(msgspec.Struct, kw_only=True, omit_defaults=True):
 class StreamConfigRequest(msgspec.Struct, kw_only=True, omit_defaults=True):
     """Body of STREAM.CREATE and STREAM.UPDATE: a StreamConfig plus pedantic.
 
-    Go: server/stream.go StreamConfigRequest
+    Go: server/stream.go StreamConfigRequest (status partial: Decoded strictly with Go zero values; enum fields with Go's UnmarshalJSON errors (10025 'can not unmarshal ...'). Type-mismatch error texts are msgspec's, not Go's.)
     """
 
     # Stream name; also the last token of the API subject. (limits: 1..255 chars; no whitespace, '.', '*', '>', '/', '\\')
