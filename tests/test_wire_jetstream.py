@@ -327,3 +327,15 @@ async def test_update_checks_the_config_before_the_name_and_the_lookup(js_server
         assert (r["error"]["err_code"], r["total"], r["offset"], r["limit"]) == (10059, 0, 0, 0)
     finally:
         await nc.close()
+
+
+async def test_names_filter_finds_streams_whose_subjects_collide(js_server):
+    nc, js = await _connect(js_server)
+    try:
+        await js.add_stream(name="W", subjects=["a.*"], storage=api.StorageType.MEMORY)
+        await js.add_stream(name="X", subjects=["x.>"], storage=api.StorageType.MEMORY)
+        for flt, expect in (("*.b", ["W", "X"]), ("a.b", ["W"]), (">", ["W", "X"]), ("x.y.z", ["X"]), ("q", None)):
+            r = await _api(nc, "$JS.API.STREAM.NAMES", json.dumps({"subject": flt}).encode())
+            assert r["streams"] == expect, flt
+    finally:
+        await nc.close()

@@ -60,11 +60,11 @@ from natsd.jetstream.streamcfg import (
     check_config,
     check_update,
     set_static_metadata,
+    subjects_collide,
     subjects_overlap,
     with_dynamic_metadata,
 )
 from natsd.store.memstore import MemStore
-from natsd.subjects.validate import subject_matches_filter
 
 __all__ = ["JetStreamService", "API_LEVEL"]
 
@@ -333,12 +333,10 @@ class JetStreamService:
     def _matching(self, subject: str) -> list[str]:
         if not subject:
             return list(self.streams)
-        out = []
-        for name, entry in self.streams.items():
-            subs = entry.stream.config.subjects or []
-            if any(subject_matches_filter(s, subject) or subject_matches_filter(subject, s) for s in subs):
-                out.append(name)
-        return out
+        # Go filteredStreams: a stream matches when any of its subjects collides
+        # with the filter (some literal subject could match both).
+        return [name for name, entry in self.streams.items()
+                if any(subjects_collide(subject, s) for s in entry.stream.config.subjects or [])]
 
     def _msg_get(self, name: str, body: bytes) -> MsgGetResponse:
         if _is_empty_request(body):
