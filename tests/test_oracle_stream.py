@@ -203,6 +203,41 @@ def test_get_msg_reply_encodes_headers_and_data_in_base64() -> None:
     assert got["time"] == M.TS
 
 
+def test_model_ttl_expiry_never_and_the_delete_marker() -> None:
+    m = StreamModel()
+    m.create("S", {"name": "S", "storage": "memory", "subjects": ["a", "b"], "allow_msg_ttl": True,
+                   "max_age": 3600 * 10**9})
+    assert _pub(m, "a", b"", ("Nats-TTL", "1m")) == {"stream": "S", "seq": 1}
+    assert _pub(m, "b", b"", ("Nats-TTL", "never")) == {"stream": "S", "seq": 2}
+    assert _pub(m, "a", b"", ("Nats-TTL", "500ms"))["error"]["err_code"] == 10165
+    m.advance(60 * 10**9)
+    assert _state(m)["first_seq"] == 2
+    m.advance(3600 * 10**9)  # 'never' is exempt from max_age
+    assert _state(m)["messages"] == 1
+    m.create("T", {"name": "T", "storage": "memory", "subjects": ["c"], "subject_delete_marker_ttl": 7200 * 10**9})
+    assert m.streams["T"].config["allow_msg_ttl"] and m.streams["T"].config["allow_rollup_hdrs"]
+    _pub(m, "c", b"", ("Nats-TTL", "1m"))  # raised to the marker TTL
+    assert m.streams["T"].msgs[0].hdr == b"NATS/1.0\r\nNats-TTL: 7200\r\n\r\n"
+    m.advance(7200 * 10**9)
+    (marker,) = m.streams["T"].msgs
+    assert marker.hdr == b"NATS/1.0\r\nNats-Marker-Reason: MaxAge\r\nNats-TTL: 2h0m0s\r\nNats-Rollup: sub\r\n\r\n"
+    m.advance(7200 * 10**9)  # a marker expires without leaving another
+    assert not m.streams["T"].msgs
+    assert {"stream.ttl.expiry", "stream.ttl.marker_minimum", "stream.ttl.delete_marker"} <= m.covered
+
+
+def test_model_republish_and_no_ack() -> None:
+    m = StreamModel()
+    m.create("S", {"name": "S", "storage": "memory", "subjects": ["a"], "republish": {"src": ">", "dest": "rp.>"}})
+    _pub(m, "a", b"x", ("Nats-Msg-Id", "1"))
+    _pub(m, "a", b"y")
+    assert m.republished == [("rp.a", b"NATS/1.0\r\nNats-Stream: S\r\nNats-Subject: a\r\nNats-Sequence: 2\r\n"
+                                      b"Nats-Time-Stamp: <ts>\r\nNats-Last-Sequence: 1\r\n\r\n", b"y")]
+    m.create("T", {"name": "T", "storage": "memory", "subjects": ["d"], "no_ack": True})
+    assert m.publish("d", (), b"") == ""
+    assert m.publish("d", (("Nats-Expected-Last-Sequence", "9"),), b"") == ""
+
+
 # ------------------------------------------------------- the model against Go
 
 
@@ -234,6 +269,19 @@ def test_go_quirks_replay_clean() -> None:
          Publish("a", 1, (("Nats-Incr", "1"),)), GetMsg("S", '{"last_by_subj":"a"}'), UpdateStream("S", "plain")],
         [CreateStream("S", "direct"), Publish("a", 10, (("Nats-Msg-Id", "1"),)), DirectGet("S", '{"seq":1}'),
          DirectGet("S", "", "a"), DirectGet("S", ""), DirectGet("S", '{"seq":9}'), DirectGet("T", '{"seq":1}')],
+        # Nats-Request-Info is stripped before max_msg_size is checked
+        [CreateStream("S", "max_msg_size"), Publish("a", 10, (("Nats-Request-Info", "x"),)), GetMsg("S")],
+        [CreateStream("S", "bad_name_star"), CreateStream("S", "bad_name_long"), UpdateStream("S", "bad_name_star"),
+         CreateStream("S", "bad_metadata_size"), CreateStream("S"), Publish("a", 0, (("X-Big", "h" * 65530),))],
+        [CreateStream("S", "republish"), Publish("a", 1, (("Nats-Msg-Id", "1"),)), Publish("a", 10),
+         CreateStream("T", "republish_headers_only"), Publish("c.1", 10), Publish("c.1", 0, (("Nats-Msg-Id", "2"),))],
+        [CreateStream("S", "transform_republish"), Publish("c.1", 1), Publish("c.1", 1, (("Nats-Rollup", "sub"),)),
+         GetMsg("S", '{"last_by_subj":"x.1"}'), Info("S", '{"subjects_filter":">"}')],
+        [CreateStream("S", "no_ack"), Publish("d", 1), Publish("d", 1, (("Nats-Expected-Last-Sequence", "7"),)),
+         Info("S"), Publish("a")],
+        [CreateStream("S", "ttl"), *(Publish("a", 0, (("Nats-TTL", v),)) for v in ("1m", "60", "never", "500ms", "x")),
+         UpdateStream("S", "plain"), CreateStream("T", "marker"), Publish("c.1", 0, (("Nats-TTL", "1m"),)),
+         GetMsg("T", '{"seq":1}'), Publish("b", 0, (("Nats-TTL", "x"),))],
     ]
     with _factory("go") as factory:
         for ops in sequences:
@@ -282,6 +330,38 @@ def test_stream_campaign_wire_agrees_with_the_model() -> None:
 def test_stream_campaign_differential_natsd_and_go_agree_with_the_model() -> None:
     _require_natsd_wire()
     _campaign("differential", 200, steps_per_example=25)
+
+
+def test_time_dependent_ttl_and_markers_replay_clean_in_core() -> None:
+    _require_natsd_core()
+    sequences = [
+        [CreateStream("S", "ttl_max_age"), Publish("a", 0, (("Nats-TTL", "never"),)),
+         Publish("a", 0, (("Nats-TTL", "1m"),)), Publish("c.1"), AdvanceTime(59_999), Info("S"), AdvanceTime(1),
+         Info("S"), AdvanceTime(3_600_000), Info("S")],
+        [CreateStream("S", "marker"), Publish("a", 1, (("Nats-TTL", "1m"),)), Publish("b"), AdvanceTime(3_600_000),
+         GetMsg("S", '{"seq":3}'), AdvanceTime(3_600_000), AdvanceTime(3_600_000), Info("S")],
+    ]
+    with _factory("core") as factory:
+        for ops in sequences:
+            result = replay(AREA, ops, factory)
+            assert result.ok, result.message
+
+
+def test_natsd_strips_request_info_before_the_size_check() -> None:
+    # Go v2.15.1 strips Nats-Request-Info before checking max_msg_size
+    _require_natsd_core()
+    ops = [CreateStream("S", "max_msg_size"), Publish("a", 10, (("Nats-Request-Info", "x"),))]
+    with _factory("core") as factory:
+        result = replay(AREA, ops, factory)
+    assert result.ok, result.message
+
+
+def test_natsd_wire_republishes_before_the_puback() -> None:
+    # Go delivers the republished copy before the PubAck, also to the publisher's own subscription
+    _require_natsd_wire()
+    with _factory("wire") as factory:
+        result = replay(AREA, [CreateStream("S", "republish"), Publish("a")], factory)
+    assert result.ok, result.message
 
 
 # ------------------------------------------------------------------ CI campaign

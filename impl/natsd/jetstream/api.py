@@ -393,10 +393,12 @@ class JetStreamService:
             except Exception as e:  # we broke: the publisher gets an error, not a dead connection
                 _log.exception("JetStream ingest into %s failed", stream.config.name)
                 result = E.ApiError(code=500, description=f"natsd internal error: {e}")
+            # Go republishes before it acknowledges: a client subscribed to the
+            # republish subject sees the copy before its PubAck.
+            for out in stream.drain_outbox():
+                self.client.publish(out.subject.encode("latin-1"), out.data, headers=out.hdr)
             if reply is not None and not stream.config.no_ack:
                 self.client.publish(reply, encode_puback(stream.config.name, result))
-            for out in stream.drain_outbox():  # republish
-                self.client.publish(out.subject.encode("latin-1"), out.data, headers=out.hdr)
         return ingest
 
     def _direct_handler(self, entry: _StreamEntry):

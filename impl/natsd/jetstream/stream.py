@@ -449,11 +449,13 @@ class Stream:
         # v2.15.1 checks both sizes right after sealed, before any header check or
         # dedupe [obs]; Go main checks them after the rollup. Both places are kept
         # (the later one catches a counter body that grew).
+        # v2.15.1 strips Nats-Request-Info before the size checks [obs]: a header
+        # that alone pushes a message past max_msg_size is accepted.
+        if hdr:
+            hdr = H.remove_header(hdr, H.REQUEST_INFO)
         err = self._size_error(hdr, data)
         if err is not None:
             return err
-        if hdr:
-            hdr = H.remove_header(hdr, H.REQUEST_INFO)
 
         allow_counter = cfg.allow_msg_counter
         allow_sched = cfg.allow_msg_schedules

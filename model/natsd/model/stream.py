@@ -159,17 +159,65 @@ def _is_int(text: str) -> bool:
     return text.lstrip("+-").isdigit()
 
 
-def _ttl_seconds(text: str) -> int:
-    """Nats-TTL in seconds as Go's ``getMessageTTL`` reads the values the campaign
-    sends: "" -> 0, "never" -> -1, "<n>" or "<n>s"/"<n>m"/"<n>h" -> n seconds."""
+def _parse_ttl(text: str) -> int | None:
+    """Nats-TTL as Go's ``getMessageTTL`` reads the values the campaign sends
+    (stream.ttl.parse): "" -> 0 (none), "never" -> -1, a duration "<n>s" /
+    "<n>m" / "<n>h" / "<n>ms" -> whole seconds (under 1s: invalid), an integer
+    -> seconds; None when invalid."""
     if not text:
         return 0
-    if text == "never":
+    if text.lower() == "never":
         return -1
-    units = {"s": 1, "m": 60, "h": 3600}
-    if text[-1] in units and text[:-1].isdigit():
-        return int(text[:-1]) * units[text[-1]]
-    return int(text) if text.isdigit() else 0
+    units = {"ms": 10**-3, "s": 1, "m": 60, "h": 3600}
+    for unit in ("ms", "s", "m", "h"):
+        if text.endswith(unit) and text[: -len(unit)].isdigit():
+            secs = int(text[: -len(unit)]) * units[unit]
+            return None if secs < 1 else int(secs)
+    return int(text) if text.isdigit() else None
+
+
+def _ttl_seconds(text: str) -> int:
+    """The TTL the 'disabled' check sees: an invalid value counts as none."""
+    return _parse_ttl(text) or 0
+
+
+def _remove_header(hdr: bytes, key: str) -> bytes:
+    """Go ``removeHeaderIfPresent``: drop the ``key`` lines; b"" when none remain."""
+    if not hdr:
+        return hdr
+    lines = hdr.split(b"\r\n")
+    kept = [ln for ln in lines if not ln.startswith(key.encode() + b":")]
+    out = b"\r\n".join(kept)
+    return b"" if len(out) <= len(b"NATS/1.0\r\n\r\n") else out
+
+
+def transform(src: str, dest: str, subject: str) -> str | None:
+    """A subject transform (Go ``SubjectTransform.Match``) for the forms the
+    campaign configures: the source's '*' tokens feed ``{{wildcard(n)}}`` in the
+    destination, a trailing '>' in both carries the remaining tokens. None when
+    the subject does not match the source."""
+    if not subject_matches(src, subject):
+        return None
+    st, tokens = src.split("."), subject.split(".")
+    wild = [t for p, t in zip(st, tokens, strict=False) if p == "*"]
+    out = []
+    for tok in dest.split("."):
+        if tok.startswith("{{wildcard(") and tok.endswith(")}}"):
+            out.append(wild[int(tok[len("{{wildcard(") : -3]) - 1])
+        elif tok == ">":
+            out.extend(tokens[len(st) - 1 :])
+        else:
+            out.append(tok)
+    return ".".join(out)
+
+
+def _go_duration(secs: int) -> str:
+    """Go's time.Duration String for whole seconds: 7200 -> "2h0m0s"."""
+    h, rest = divmod(secs, 3600)
+    m, s = divmod(rest, 60)
+    if h:
+        return f"{h}h{m}m{s}s"
+    return f"{m}m{s}s" if m else f"{s}s"
 
 
 def _valid_literal(subject: str) -> bool:
@@ -212,6 +260,7 @@ class Msg:
     hdr: bytes  # the header block as sent, b"" when none
     data: bytes
     ts: int
+    ttl: int = 0  # Nats-TTL in seconds, -1 never
 
     @property
     def size(self) -> int:
@@ -270,6 +319,7 @@ class StreamModel:
 
     def __init__(self, now: int = T0) -> None:
         self.streams: dict[str, Stream] = {}
+        self.republished: list[tuple[str, bytes, bytes]] = []
         self.now = now
         self.covered: set[str] = set()
 
@@ -303,9 +353,17 @@ class StreamModel:
         def invalid(text: str) -> E.ApiError:
             return E.stream_invalid_config(err=text)
 
+        self._cover("stream.config.name")
+        if not name or any(c in name for c in " \t\r\n.*>/\\"):
+            return invalid("stream name is required and can not contain '.', '*', '>', '\\', '/'")
+        if len(name) > 255:
+            return invalid("stream name is too long, maximum allowed is 255")
         if len(req.get("description") or "") > 4096:
             self._cover("stream.config.description")
             return invalid("stream description is too long, maximum allowed is 4096")
+        if sum(len(k) + len(v) for k, v in (req.get("metadata") or {}).items()) > 131072:
+            self._cover("stream.config.metadata")
+            return invalid("stream metadata exceeds maximum size of 131072 bytes")
         limits = {}
         self._cover("stream.config.limits_normalise")
         for key in ("max_msgs", "max_msgs_per_subject", "max_bytes", "max_msg_size", "max_consumers"):
@@ -402,12 +460,21 @@ class StreamModel:
         for key in ("sealed", "deny_delete", "deny_purge", "allow_rollup_hdrs"):
             cfg[key] = bool(req.get(key))
         cfg["consumer_limits"] = {}
-        cfg["allow_msg_ttl"] = False
+        # subject delete markers turn on message TTLs and rollups (not pedantic)
+        cfg["allow_msg_ttl"] = bool(req.get("allow_msg_ttl")) or sdm > 0
+        if sdm > 0 and not cfg["allow_rollup_hdrs"]:
+            cfg["allow_rollup_hdrs"], cfg["deny_purge"] = True, False
+        if sdm > 0:
+            cfg["subject_delete_marker_ttl"] = sdm
+        for key in ("no_ack", "subject_transform", "republish"):
+            if req.get(key):
+                cfg[key] = req[key]
         if req.get("allow_msg_counter"):
             cfg["allow_msg_counter"] = True
         if req.get("metadata"):
             self._cover("stream.metadata")
-        level = "2" if req.get("allow_msg_counter") else "0"  # counters need API level 2
+        # counters need API level 2, message TTLs 1
+        level = "2" if req.get("allow_msg_counter") else "1" if cfg["allow_msg_ttl"] else "0"
         cfg["metadata"] = {**(req.get("metadata") or {}), "_nats.req.level": level}
         return cfg
 
@@ -554,6 +621,8 @@ class StreamModel:
             return refuse("stream configuration update can not cancel deny message deletes")
         if old["deny_purge"] and not cfg["deny_purge"]:
             return refuse("stream configuration update can not cancel deny purge")
+        if old["allow_msg_ttl"] and not cfg["allow_msg_ttl"]:
+            return refuse("message TTL status can not be disabled")
         if bool(req.get("allow_msg_counter")) != bool(old.get("allow_msg_counter")):
             return refuse("stream configuration update can not change message counter setting")
         if cfg["sealed"]:
@@ -616,6 +685,20 @@ class StreamModel:
         return None
 
     def publish(self, subject: str, headers: tuple[tuple[str, str], ...], data: bytes) -> str | None:
+        """A core publish with a reply subject: the PubAck text, None when no
+        stream captures the subject, "" when the stream has no_ack
+        (stream.publish.no_ack: no reply at all, not even an error). The
+        messages republished by the publish are left in ``republished``:
+        (subject, header block with Nats-Time-Stamp masked, payload)."""
+        self.republished: list[tuple[str, bytes, bytes]] = []
+        st = self.capturing(subject)
+        text = self._publish(subject, headers, data)
+        if st is not None and st.config.get("no_ack"):
+            self._cover("stream.publish.no_ack")
+            return ""
+        return text
+
+    def _publish(self, subject: str, headers: tuple[tuple[str, str], ...], data: bytes) -> str | None:
         """A core publish with a reply subject; the PubAck text, or None when no
         stream captures the subject (the client then gets no-responders).
 
@@ -639,6 +722,14 @@ class StreamModel:
         self._cover("stream.publish.capture")
         name = st.name
         hdr = encode_headers(headers)
+        if _header(headers, "Nats-Request-Info"):
+            # Go v2.15.1 strips it before max_msg_size is checked (observed)
+            self._cover("stream.publish.request_info_stripped")
+            hdr = _remove_header(hdr, "Nats-Request-Info")
+        tr = st.config.get("subject_transform")
+        if tr:
+            self._cover("stream.publish.subject_transform")
+            subject = transform(tr.get("src") or ">", tr["dest"], subject) or subject
         if headers:
             self._cover("stream.publish.check_order")
 
@@ -656,6 +747,9 @@ class StreamModel:
         if max_size >= 0 and len(hdr) + len(data) > max_size:
             self._cover("stream.limit.max_msg_size")
             return reject(E.stream_message_exceeds_maximum())
+        if len(hdr) > 65535:
+            self._cover("stream.limit.header_size")
+            return reject(E.stream_header_exceeds_maximum())
         if _header(headers, "Nats-Batch-Id"):
             self._cover("stream.batch.atomic.disabled")
             return reject(E.atomic_publish_disabled())
@@ -676,7 +770,7 @@ class StreamModel:
             self._cover("stream.expect.stream")
             if expected_stream != name:
                 return reject(E.stream_not_match())
-        if _ttl_seconds(_header(headers, "Nats-TTL")):
+        if _ttl_seconds(_header(headers, "Nats-TTL")) and not st.config["allow_msg_ttl"]:
             self._cover("stream.ttl.disabled")
             return reject(E.message_ttl_disabled())
         last_subj_seq = _header(headers, "Nats-Expected-Last-Subject-Sequence")
@@ -741,10 +835,23 @@ class StreamModel:
             last = st.last_matching(subject)
             total = str((int(json.loads(last.data)["val"]) if last is not None else 0) + int(incr))
             data = _go_json({"val": total}).encode()
-        msg = Msg(st.last_seq + 1, subject, hdr, data, self.now)
+        ttl = _parse_ttl(_header(headers, "Nats-TTL"))
+        if _header(headers, "Nats-TTL"):
+            self._cover("stream.ttl.parse")
+        if ttl is None:
+            return reject(E.message_ttl_invalid())
+        sdm = st.config.get("subject_delete_marker_ttl", 0) // 10**9
+        if ttl > 0 and sdm > 0 and st.limit("max_msgs_per_subject") != 1:
+            self._cover("stream.ttl.marker_minimum")
+            if ttl < sdm:
+                ttl = sdm
+                hdr = _remove_header(hdr, "Nats-TTL")
+                hdr = (hdr[:-2] if hdr else b"NATS/1.0\r\n") + f"Nats-TTL: {ttl}\r\n\r\n".encode()
+        msg = Msg(st.last_seq + 1, subject, hdr, data, self.now, ttl)
         refused = self._discard_new(st, msg, bool(rollup))
         if refused:
             return reject(E.stream_store_failed(err=refused))
+        prev = st.last_matching(subject)
         self._store(st, msg)
         if msg_id and st.config["duplicate_window"] > 0:
             st.msg_ids[msg_id] = (msg.seq, msg.ts)
@@ -755,10 +862,30 @@ class StreamModel:
         elif rollup == "all":
             self._cover("stream.rollup.all")
             self._purge_ex(st, "", 0, 1)
+        rp = st.config.get("republish")
+        dest = transform(rp.get("src") or ">", rp["dest"], subject) if rp else None
+        if dest is not None:
+            self._republish(st, dest, msg, prev.seq if prev is not None else 0, bool(rp.get("headers_only")))
         self._cover("stream.publish.puback")
         if total is not None:
             return _go_json({"stream": name, "seq": msg.seq, "val": total})
         return _go_json({"stream": name, "seq": msg.seq})
+
+    def _republish(self, st: Stream, dest: str, msg: Msg, last_seq: int, headers_only: bool) -> None:
+        """stream.republish: the stored headers plus Nats-Stream, Nats-Subject,
+        Nats-Sequence, Nats-Time-Stamp and Nats-Last-Sequence (the previous
+        sequence stored on the subject, 0 if none); stream.republish.headers_only:
+        no payload, Nats-Msg-Size instead."""
+        self._cover("stream.republish")
+        head = msg.hdr[:-2] if msg.hdr else b"NATS/1.0\r\n"
+        added = (f"Nats-Stream: {st.name}\r\nNats-Subject: {msg.subject}\r\nNats-Sequence: {msg.seq}\r\n"
+                 f"Nats-Time-Stamp: {TS}\r\nNats-Last-Sequence: {last_seq}\r\n")
+        data = msg.data
+        if headers_only:
+            self._cover("stream.republish.headers_only")
+            added += f"Nats-Msg-Size: {len(data)}\r\n"
+            data = b""
+        self.republished.append((dest, head + added.encode() + b"\r\n", data))
 
     def _discard_new(self, st: Stream, msg: Msg, rollup: bool) -> str:
         """The store's discard-new refusal text, or "" (Go memstore ``storeRawMsg``).
@@ -1006,12 +1133,37 @@ class StreamModel:
         for st in self.streams.values():
             self._expire(st)
 
+    def _expire_msg(self, st: Stream, m: Msg) -> None:
+        """Remove an expired message (max_age or its TTL). stream.ttl.delete_marker:
+        with subject_delete_marker_ttl, when it is the last message of its subject
+        (and not itself a marker) the server instead stores a marker on the
+        subject - no payload, headers Nats-Marker-Reason: MaxAge, Nats-TTL: <the
+        marker TTL as a Go duration>, Nats-Rollup: sub - whose rollup removes it
+        (Go memstore ``expireMsgs``, ``handleRemovalOrSdm``)."""
+        if not any(x.seq == m.seq for x in st.msgs):
+            return
+        sdm = st.config.get("subject_delete_marker_ttl", 0) // 10**9
+        last = sum(1 for x in st.msgs if x.subject == m.subject) == 1
+        if not sdm or not last or b"\r\nNats-Marker-Reason:" in m.hdr:
+            self._remove(st, m.seq)
+            return
+        self._cover("stream.ttl.delete_marker")
+        hdr = (f"NATS/1.0\r\nNats-Marker-Reason: MaxAge\r\nNats-TTL: {_go_duration(sdm)}\r\n"
+               "Nats-Rollup: sub\r\n\r\n").encode()
+        marker = Msg(st.last_seq + 1, m.subject, hdr, b"", self.now, sdm)
+        self._store(st, marker)
+        st.last_msg_id = ""
+        self._purge_ex(st, m.subject, 0, 1)
+
     def _expire(self, st: Stream) -> None:
         max_age = st.config["max_age"]
         if max_age:
-            for m in [m for m in st.msgs if m.ts <= self.now - max_age]:
+            for m in [m for m in st.msgs if m.ts <= self.now - max_age and m.ttl >= 0]:
                 self._cover("stream.limit.max_age")
-                self._remove(st, m.seq)
+                self._expire_msg(st, m)
+        for m in [m for m in st.msgs if m.ttl > 0 and m.ts + m.ttl * 10**9 <= self.now]:
+            self._cover("stream.ttl.expiry")
+            self._expire_msg(st, m)
         window = st.config["duplicate_window"]
         for msg_id, (_, ts) in list(st.msg_ids.items()):
             if self.now - ts >= window:
