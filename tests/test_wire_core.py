@@ -328,3 +328,18 @@ async def test_default_max_payload_is_1mb(server):
         assert lines == [b"-ERR 'Maximum Payload Violation'\r\n"]
     finally:
         await raw.close()
+
+
+async def test_info_reports_the_go_release_with_the_natsd_build(server, wire_kind):
+    """INFO version is Go's release with natsd's build as a semver pre-release."""
+    if wire_kind == "go":
+        pytest.skip("natsd's own version string")
+    import natsd
+
+    raw = await RawClient.connect(server.port)
+    try:
+        assert raw.info["version"] == f"2.15.1-natsd.{natsd.__version__}"
+        assert raw.info["go"].startswith("python")
+        assert raw.info["headers"] is True and raw.info["proto"] == 1
+    finally:
+        await raw.close()

@@ -24,6 +24,7 @@ import time
 
 from natsd import __version__
 from natsd.protocol import wire
+from natsd.server.auth import encode_public_key
 from natsd.server.core import Broker, Client
 from natsd.server.log import logger, setup
 from natsd.server.options import Options
@@ -44,21 +45,8 @@ def _now() -> int:
 
 
 def _server_id() -> str:
-    try:
-        from natsd.server.auth import encode_public_key
-
-        return encode_public_key(secrets.token_bytes(32), "N")
-    except Exception:  # pragma: no cover - only while auth is unavailable
-        return "N" + secrets.token_hex(28).upper()
-
-
-class ClosedConn:
-    """What /connz?state=closed shows of a connection that has gone."""
-
-    __slots__ = ("snapshot",)
-
-    def __init__(self, snapshot: dict) -> None:
-        self.snapshot = snapshot
+    # Go's server id is a server nkey ("N..."): a public key over random bytes
+    return encode_public_key(secrets.token_bytes(32), "N")
 
 
 class _Conn(asyncio.Protocol):

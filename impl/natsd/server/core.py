@@ -183,7 +183,7 @@ class Client:
         self._pending = b""  # unparsed input (a partial line)
         self._chunks: list[bytes] | None = None  # payload being collected
         self._have = 0
-        self._pa: tuple | None = None  # (op, subject, reply, hdr, size, head) awaiting payload
+        self._pa: tuple | None = None  # (subject, reply, hdr, size, head) awaiting payload
         self._lines: dict[bytes, tuple] = {}  # validated PUB/HPUB lines -> parsed args
 
     # -- output helpers ---------------------------------------------------
@@ -228,7 +228,7 @@ class Client:
         if self._chunks is not None:
             self._chunks.append(data)
             self._have += len(data)
-            op, subj, reply, hdr, size, head = self._pa
+            subj, reply, hdr, size, head = self._pa
             if self._have < size + 2:
                 if self._have == size + 1 and data and data[-1] != 13:
                     self._fail("Parse Error", wire.ERR_UNKNOWN_OP)
@@ -269,7 +269,7 @@ class Client:
                 subj, reply, hdr, size, skip, simple_ok = pa
                 end = nl + 1 + size
                 if end + 2 > n:
-                    self._await_payload("PUB", subj, reply, hdr, size, buf[pos + skip : nl + 1], buf, nl + 1)
+                    self._await_payload(subj, reply, hdr, size, buf[pos + skip : nl + 1], buf, nl + 1)
                     return
                 if buf[end] != 13 or buf[end + 1] != 10:
                     self._fail("Parse Error", wire.ERR_UNKNOWN_OP)
@@ -322,8 +322,8 @@ class Client:
                      and (reply is None or reply[:1] not in (b"_", b"$")))
         lines[line] = (subj, reply, hdr, size, len(name) + 1 + len(subj), simple_ok)
 
-    def _await_payload(self, op, subj, reply, hdr, size, head, buf, start) -> None:
-        self._pa = (op, subj, reply, hdr, size, head)
+    def _await_payload(self, subj, reply, hdr, size, head, buf, start) -> None:
+        self._pa = (subj, reply, hdr, size, head)
         rest = buf[start:]
         self._chunks = [rest]
         self._have = len(rest)
@@ -486,7 +486,7 @@ class Client:
         n = len(buf)
         end = after + size
         if end + 2 > n:
-            self._await_payload(name, subj, reply, hdr, size, head, buf, after)
+            self._await_payload(subj, reply, hdr, size, head, buf, after)
             return n
         if buf[end] != 13 or buf[end + 1] != 10:
             self._fail("Parse Error", wire.ERR_UNKNOWN_OP)

@@ -363,13 +363,8 @@ def _peer_certs(tls_obj) -> list[dict] | None:
 
 
 def _tls_object(shell):
-    # the shell's ssl.SSLObject (memory-BIO TLS) or the transport's, if any
-    for name in ("tls", "tls_object"):
-        obj = getattr(shell, name, None)
-        if obj is not None and hasattr(obj, "cipher"):
-            return obj
-    t = getattr(shell, "transport", None)
-    return t.get_extra_info("ssl_object") if t is not None else None
+    # the shell's ssl.SSLObject (TLS runs through memory BIOs on the plain transport)
+    return getattr(shell, "tls", None)
 
 
 def _raw_auth_user(c) -> str:
