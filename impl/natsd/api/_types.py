@@ -1930,7 +1930,7 @@ class ExternalStream(msgspec.Struct, kw_only=True, omit_defaults=True):
 class StreamInfo(msgspec.Struct, kw_only=True, omit_defaults=True):
     """Configuration and state of a stream.
 
-    Go: server/stream.go StreamInfo (status partial: config, created, state, cluster (leader only), ts are produced; mirror, sources and alternates are never set, and domain is left out even when the server has one.)
+    Go: server/stream.go StreamInfo (status partial: config, created, state, cluster (leader only), mirror, sources, ts are produced; alternates are never set, and domain is left out even when the server has one.)
     """
 
     # The configuration (with dynamic _nats metadata in CREATE/UPDATE/INFO responses).
@@ -2090,7 +2090,7 @@ class PeerInfo(msgspec.Struct, kw_only=True, omit_defaults=True):
 class StreamSourceInfo(msgspec.Struct, kw_only=True, omit_defaults=True):
     """Status of a mirror or source.
 
-    Go: server/stream.go StreamSourceInfo (status N: not built yet: mirrors and sources do not ingest)
+    Go: server/stream.go StreamSourceInfo (status partial: Produced for mirrors and sources of the same server (natsd.jetstream.sources); active is the time since the last message or (emulated) 1s heartbeat. External origins only report a setup error.)
     """
 
     # Origin stream.
@@ -2099,6 +2099,8 @@ class StreamSourceInfo(msgspec.Struct, kw_only=True, omit_defaults=True):
     external: ExternalStream | None = None
     # Messages pending at the origin.
     lag: int
+    # Last origin sequence copied (sources only; v2.15.1 [obs], not in Go main).
+    seq: int | None = None
     # Time since the last message from the origin; -1 when never heard from.
     active: int
     # Last setup error.
@@ -2126,7 +2128,7 @@ class StreamAlternate(msgspec.Struct, kw_only=True, omit_defaults=True):
 class PubAck(msgspec.Struct, kw_only=True, omit_defaults=True):
     """Successful publish acknowledgement.
 
-    Go: server/stream.go PubAck (status partial: stream, seq, duplicate and val are produced; domain never (the API layer does not pass the server's domain), batch/count never (no batches).)
+    Go: server/stream.go PubAck (status partial: stream, seq, duplicate, val and (atomic batch commit) batch/count are produced; domain never (the API layer does not pass the server's domain).)
     """
 
     # Stream that stored the message.
@@ -2460,7 +2462,7 @@ OMITEMPTY: dict[str, frozenset[str]] = {
     "DesiredClusterInfoOrigin": frozenset({"placement", "retention"}),
     "DesiredClusterInfoStatus": frozenset({"err"}),
     "PeerInfo": frozenset({"offline", "lag", "pending"}),
-    "StreamSourceInfo": frozenset({"external", "error", "filter_subject", "subject_transforms"}),
+    "StreamSourceInfo": frozenset({"external", "seq", "error", "filter_subject", "subject_transforms"}),
     "StreamAlternate": frozenset({"domain"}),
     "PubAck": frozenset({"domain", "duplicate", "val", "batch", "count"}),
     "PubAckResponse": frozenset({"error", "stream", "seq", "domain", "duplicate", "val", "batch", "count"}),

@@ -23,6 +23,8 @@ restore, cluster operations. See spec/api.toml for statuses.
 from __future__ import annotations
 
 import logging
+import random
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -33,6 +35,21 @@ from natsd.api import (
     AccountLimits,
     ApiStats,
     ClusterInfo,
+    ConsumerActionAdvisory,
+    ConsumerConfig,
+    ConsumerCreateResponse,
+    ConsumerDeleteResponse,
+    ConsumerInfo,
+    ConsumerInfoResponse,
+    ConsumerLeaderStepDownResponse,
+    ConsumerListResponse,
+    ConsumerNamesResponse,
+    ConsumerPauseRequest,
+    ConsumerPauseResponse,
+    ConsumersRequest,
+    ConsumerUnpinRequest,
+    ConsumerUnpinResponse,
+    CreateConsumerRequest,
     MsgDeleteRequest,
     MsgDeleteResponse,
     MsgGetRequest,
@@ -55,15 +72,21 @@ from natsd.api import errors as E
 from natsd.api._types import OMITEMPTY
 from natsd.api.gojson import RequestError, decode_request, encode_reply, zero_value
 from natsd.jetstream import ApiErrorException
+from natsd.jetstream import consumercfg as ccfg
+from natsd.jetstream.batch import BatchGroup
+from natsd.jetstream.consumer import Consumer, StreamConsumers
+from natsd.jetstream.sources import Replication
 from natsd.jetstream.stream import Stream, check_get_request, encode_puback
 from natsd.jetstream.streamcfg import (
     check_config,
     check_update,
+    is_valid_asset_name,
     set_static_metadata,
     subjects_collide,
     subjects_overlap,
     with_dynamic_metadata,
 )
+from natsd.protocol.gotime import rfc3339nano
 from natsd.store.memstore import MemStore
 
 __all__ = ["JetStreamService", "API_LEVEL"]
@@ -72,6 +95,8 @@ API_LEVEL = 5
 NAMES_LIMIT = 1024  # JSApiNamesLimit
 LIST_LIMIT = 256  # JSApiListLimit
 SUBJECTS_LIMIT = 100_000  # JSMaxSubjectDetails
+DEFAULT_MAX_CONSUMERS = 1000  # 2.15.1 caps every stream at 1000 consumers by default [obs]
+_BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 _PREFIXES = ("$JS.API.INFO", "$JS.API.STREAM.>", "$JS.API.CONSUMER.>", "$JS.API.META.>",
              "$JS.API.SERVER.>", "$JS.API.ACCOUNT.>")
 
@@ -105,6 +130,16 @@ class JetStreamService:
         self.api_total = 0
         self.api_errors = 0
         self.client = broker.new_internal_client("$JS")
+        # Mirrors/sources (natsd.jetstream.sources) and the server-wide atomic batch limits.
+        self.replication = Replication(self._stream_of)
+        self.batch_group = BatchGroup()
+        # Consumers (natsd.jetstream.consumer): per stream, their subscriptions, and the output queue.
+        self.consumer_sets: dict[str, StreamConsumers] = {}
+        self._csubs: dict[tuple[str, str], list] = {}
+        self._outq: deque = deque()
+        self._flushing = False
+        self._sub_gen = -1
+        self._rng = random.Random()
         for prefix in _PREFIXES:
             self.client.subscribe(prefix, self._on_request)
 
@@ -112,15 +147,28 @@ class JetStreamService:
         """Expire what time has removed (max_age, TTLs, dedupe window entries)."""
         for entry in self.streams.values():
             entry.stream.expire(now)
+        self._publish_out(self.replication.tick(now))
+        self._tick_consumers(now)
+
+    def _stream_of(self, name: str) -> Stream | None:
+        entry = self.streams.get(name)
+        return entry.stream if entry is not None else None
+
+    def _publish_out(self, outs) -> None:
+        for out in outs:
+            self.client.publish(out.subject.encode("latin-1"), out.data, headers=out.hdr)
 
     # -- plumbing -------------------------------------------------------------
     def _reply(self, reply: bytes, resp: Any) -> None:
         if getattr(resp, "error", None) is not None:
             self.api_errors += 1
         self.client.publish(reply, encode_reply(resp))
+        self.api_total += 1  # Go counts responses (trackAPI), after building them
 
     def _on_request(self, sub, subject: bytes, reply: bytes | None, hdr: bytes | None, body: bytes) -> None:
-        self.api_total += 1
+        if subject.startswith(b"$JS.API.CONSUMER.MSG.NEXT."):
+            self._msg_next(subject, reply, hdr, body)  # not an API call: Go serves it per consumer
+            return
         if reply is None:
             return
         toks = subject.decode("latin-1").split(".")[2:]
@@ -160,11 +208,14 @@ class JetStreamService:
                 out[f.encode_name] = zero_value(f.type)  # Go writes non-omitempty fields, zero
         self.api_errors += 1
         self.client.publish(reply, encode_reply(out))
+        self.api_total += 1
 
     def _route(self, t: list[str]):
         n = len(t)
         if t == ["INFO"]:
             return self._account_info, AccountInfoResponse, None
+        if n >= 2 and t[0] == "CONSUMER":
+            return self._route_consumer(t)
         if n >= 2 and t[0] == "STREAM":
             op = t[1]
             if n == 3:
@@ -216,7 +267,7 @@ class JetStreamService:
         memory, storage = self._usage()
         return AccountInfoResponse(
             memory=memory, storage=storage, reserved_memory=0, reserved_storage=0,
-            streams=len(self.streams), consumers=0,
+            streams=len(self.streams), consumers=self.consumer_count(),
             limits=AccountLimits(max_memory=self.max_memory, max_storage=self.max_store, max_streams=-1,
                                  max_consumers=-1, max_ack_pending=-1, memory_max_stream_bytes=-1,
                                  storage_max_stream_bytes=-1, max_bytes_required=False),
@@ -238,6 +289,9 @@ class JetStreamService:
         # CREATE/UPDATE/INFO replies carry the server's version and API level in
         # the metadata (Go setDynamicStreamMetadata); LIST does not.
         fields["config"] = with_dynamic_metadata(info.config, self.version)
+        now = self.clock()
+        fields["mirror"] = self.replication.mirror_info(entry.stream.config.name, now)
+        fields["sources"] = self.replication.sources_info(entry.stream.config.name, now)
         if cluster:
             fields["cluster"] = ClusterInfo(leader=self.server_name)  # INFO: a standalone server leads
         else:
@@ -266,9 +320,11 @@ class JetStreamService:
             _log.warning("Stream %r uses file storage, which natsd does not persist yet: "
                          "its messages are kept in memory only", name)
         stream = Stream(cfg, MemStore(), now)
+        stream.batch_group = self.batch_group
         entry = _StreamEntry(stream)
         self.streams[name] = entry
         self._subscribe(entry)
+        self.replication.add(stream, now)
         return StreamCreateResponse(**self._info_fields(entry), did_create=True)
 
     def _stream_update(self, name: str, body: bytes) -> StreamUpdateResponse:
@@ -285,6 +341,7 @@ class JetStreamService:
         self._unsubscribe(entry)
         entry.stream.update(new, self.clock())
         self._subscribe(entry)
+        self.replication.update(entry.stream, self.clock())
         return StreamUpdateResponse(**self._info_fields(entry))
 
     def _stream_info(self, name: str, body: bytes) -> StreamInfoResponse:
@@ -301,6 +358,10 @@ class JetStreamService:
         entry = self._lookup(name)
         self._unsubscribe(entry)
         del self.streams[name]
+        self._drop_consumers(name)
+        self.replication.remove(name)
+        if entry.stream.atomic_batches is not None:
+            entry.stream.atomic_batches.clear()
         entry.stream.store.delete()
         return StreamDeleteResponse(success=True)
 
@@ -327,7 +388,11 @@ class JetStreamService:
         names = sorted(self._matching(req.subject))
         offset = _clamp(req.offset, len(names))
         page = names[offset : offset + LIST_LIMIT]
-        infos = [self.streams[n].stream.info(self.clock()) for n in page]
+        now = self.clock()
+        infos = [msgspec.structs.replace(self.streams[n].stream.info(now),
+                                         mirror=self.replication.mirror_info(n, now),
+                                         sources=self.replication.sources_info(n, now))
+                 for n in page]
         return StreamListResponse(total=len(names), offset=offset, limit=LIST_LIMIT, streams=infos)
 
     def _matching(self, subject: str) -> list[str]:
@@ -398,7 +463,9 @@ class JetStreamService:
             for out in stream.drain_outbox():
                 self.client.publish(out.subject.encode("latin-1"), out.data, headers=out.hdr)
             if reply is not None and not stream.config.no_ack:
-                self.client.publish(reply, encode_puback(stream.config.name, result))
+                # None: a staged atomic batch message, acknowledged with an empty reply.
+                self.client.publish(reply, b"" if result is None else encode_puback(stream.config.name, result))
+            self._publish_out(self.replication.pump(self.clock()))
         return ingest
 
     def _direct_handler(self, entry: _StreamEntry):
@@ -411,6 +478,347 @@ class JetStreamService:
                 self.client.publish(reply, out_body, headers=out_hdr)
         return direct
 
+    # -- consumers (jetstream_api.go jsConsumer*Request; consumer.go glue) ---------------------
+    def _route_consumer(self, t: list[str]):
+        n = len(t)
+        op = t[1] if n > 1 else ""
+        if op == "CREATE" and n >= 3:
+            return self._consumer_create, ConsumerCreateResponse, t
+        if op == "DURABLE" and n >= 3 and t[2] == "CREATE":
+            return self._consumer_create, ConsumerCreateResponse, t
+        if op == "NAMES" and n == 3:
+            return self._consumer_names, ConsumerNamesResponse, t[2]
+        if op == "LIST" and n == 3:
+            return self._consumer_list, ConsumerListResponse, t[2]
+        if n == 4:
+            table = {
+                "INFO": (self._consumer_info, ConsumerInfoResponse),
+                "DELETE": (self._consumer_delete, ConsumerDeleteResponse),
+                "PAUSE": (self._consumer_pause, ConsumerPauseResponse),
+                "UNPIN": (self._consumer_unpin, ConsumerUnpinResponse),
+            }
+            if op in table:
+                method, rtype = table[op]
+                return method, rtype, (t[2], t[3])
+        if op == "LEADER" and n == 5 and t[2] == "STEPDOWN":
+            return self._consumer_stepdown, ConsumerLeaderStepDownResponse, (t[3], t[4])
+        return None
+
+    def _consumers_of(self, name: str) -> StreamConsumers:
+        cs = self.consumer_sets.get(name)
+        if cs is None:
+            cs = self.consumer_sets[name] = StreamConsumers(self._lookup(name).stream, self.clock)
+            cs.notify = self._flush_consumers
+        return cs
+
+    def _lookup_consumer(self, stream: str, name: str) -> Consumer:
+        self._lookup(stream)
+        cs = self.consumer_sets.get(stream)
+        c = cs.consumers.get(name) if cs is not None else None
+        if c is None:
+            raise ApiErrorException(E.consumer_not_found())
+        return c
+
+    def _has_interest(self, subject: str) -> bool:
+        r = self.broker.sublist.match(subject)
+        return bool(r.psubs or r.qsubs)
+
+    def _consumer_info_fields(self, c: Consumer, now: int, dynamic: bool = True) -> dict:
+        if not c.is_pull:
+            c.set_interest(self._has_interest(c.cfg.deliver_subject), now)
+        info = c.info(now)
+        fields = {f: getattr(info, f) for f in info.__struct_fields__}
+        if dynamic:
+            fields["config"] = ccfg.with_dynamic_metadata(info.config, self.version, API_LEVEL)
+        self._flush_consumers()
+        return fields
+
+    def _consumer_create(self, t: list[str], body: bytes) -> ConsumerCreateResponse:
+        """Go jsConsumerCreateRequest + addConsumerWithAssignmentAndMode (standalone)."""
+        req = decode_request(body, CreateConsumerRequest)
+        cfg = req.config
+        n = len(t) + 2  # tokens of the full subject
+        filtered = ""
+        if t[1] == "DURABLE":
+            if n != 7:
+                raise ApiErrorException(E.consumer_durable_name_not_in_subject())
+            kind, stream_name, cname = "durable", t[3], t[4]
+        elif n == 5:
+            kind, stream_name, cname = "ephemeral", t[2], cfg.name
+        else:
+            kind, stream_name, cname = "new", t[2], t[3]
+            filtered = ".".join(t[4:])
+        if stream_name != req.stream_name:
+            raise ApiErrorException(E.stream_mismatch())
+        if cname and ("/" in cname or "\\" in cname):
+            raise ApiErrorException(E.consumer_name_contains_path_separators())
+        if kind == "durable":
+            if not cfg.durable_name:
+                raise ApiErrorException(E.consumer_durable_name_not_set())
+            if cname != cfg.durable_name:
+                raise ApiErrorException(E.consumer_durable_name_not_match_subject())
+            cfg = msgspec.structs.replace(cfg, name=cname)
+        elif kind == "new":
+            if cfg.durable_name and cname != cfg.durable_name:
+                raise ApiErrorException(E.consumer_durable_name_not_match_subject())
+            cfg = msgspec.structs.replace(cfg, name=cname)
+        elif cfg.durable_name:
+            raise ApiErrorException(E.consumer_ephemeral_with_durable_name())
+        if filtered and cfg.filter_subjects:
+            raise ApiErrorException(E.consumer_multiple_filters_not_allowed())
+        if filtered and cfg.filter_subject != filtered:
+            raise ApiErrorException(E.consumer_create_filter_subject_mismatch())
+        if cfg.num_replicas > 1:
+            raise ApiErrorException(E.stream_replicas_not_supported())
+        entry = self._lookup(stream_name)
+        cs = self._consumers_of(stream_name)
+        existing = cs.consumers.get(cname) if cname else None
+        if existing is not None:
+            cfg = msgspec.structs.replace(cfg, pause_until=existing.cfg.pause_until)
+        cfg = ccfg.set_static_metadata(cfg)
+        now = self.clock()
+        c = self._add_consumer(entry.stream, cs, cfg, req.action, req.pedantic, now)
+        fields = self._consumer_info_fields(c, now)
+        return ConsumerCreateResponse(**fields)
+
+    def _add_consumer(self, stream: Stream, cs: StreamConsumers, cfg: ConsumerConfig, action: str,
+                      pedantic: bool, now: int) -> Consumer:
+        scfg = stream.config
+        cfg = ccfg.normalise(cfg, scfg, pedantic)
+        ccfg.check(cfg, scfg)
+        cname = cfg.durable_name or cfg.name
+        eo = cs.consumers.get(cname) if cname else None
+        if eo is not None:
+            if action == "create":
+                ocfg = eo.cfg
+                probe = msgspec.structs.replace(cfg, metadata=_with_level_of(cfg.metadata, ocfg.metadata))
+                if probe != ocfg:
+                    raise ApiErrorException(E.consumer_already_exists())
+            if scfg.retention == "workqueue":
+                others = [(n, o.cfg) for n, o in cs.consumers.items()]
+                if not ccfg.partition_unique(cname, ccfg.filters_of(cfg), others):
+                    raise ApiErrorException(E.consumer_wq_consumer_not_unique())
+            bound = bool(eo.cfg.deliver_subject) and self._has_interest(eo.cfg.deliver_subject)
+            if cfg.inactive_threshold == 0 and not ccfg.is_durable(cfg):
+                cfg = msgspec.structs.replace(cfg, inactive_threshold=eo.cfg.inactive_threshold)
+            ccfg.check_update(eo.cfg, cfg, bound)
+            old_deliver = eo.cfg.deliver_subject
+            eo.update(cfg, now)
+            if old_deliver != cfg.deliver_subject:
+                self._consumer_subs(eo, subscribe=False)
+                self._consumer_subs(eo, subscribe=True)
+                eo.set_interest(self._has_interest(cfg.deliver_subject), now)
+            if scfg.retention == "interest":
+                cs.cleanup_no_interest(eo.asflr)
+            cs.settle(now)
+            self._flush_consumers()
+            return eo
+        if action == "update":
+            raise ApiErrorException(E.consumer_does_not_exist())
+        maxc = scfg.max_consumers if scfg.max_consumers > 0 else DEFAULT_MAX_CONSUMERS
+        maxc = min(maxc, DEFAULT_MAX_CONSUMERS)
+        if len(cs) >= maxc:
+            raise ApiErrorException(E.maximum_consumers_limit())
+        if scfg.retention == "workqueue":
+            ccfg.check_workqueue(cfg, cname, [(n, o.cfg) for n, o in cs.consumers.items()])
+        if ccfg.is_durable(cfg):
+            if len(cfg.durable_name) > ccfg.MAX_NAME_LEN:
+                raise ApiErrorException(E.consumer_name_too_long(max=ccfg.MAX_NAME_LEN))
+            name = cfg.durable_name
+        elif cfg.name:
+            name = cfg.name
+        else:
+            while True:
+                name = "".join(self._rng.choice(_BASE62) for _ in range(8))
+                if name not in cs.consumers:
+                    break
+            cfg = msgspec.structs.replace(cfg, name=name)
+        if not is_valid_asset_name(name):
+            raise ApiErrorException(E.consumer_bad_durable_name())
+        c = Consumer(stream, name, cfg, now, has_interest=self._has_interest, rng=self._rng,
+                     domain=self.domain)
+        cs.add(c)
+        self._consumer_subs(c, subscribe=True)
+        if not c.is_pull:
+            c.set_interest(self._has_interest(cfg.deliver_subject), now)
+        self._consumer_advisory(c, "CREATED", "create", now)
+        cs.settle(now)
+        self._flush_consumers()
+        return c
+
+    def _consumer_subs(self, c: Consumer, *, subscribe: bool) -> None:
+        key = (c.stream.config.name, c.name)
+        if not subscribe:
+            for sub in self._csubs.pop(key, []):
+                self.client.unsubscribe(sub)
+            return
+        sname = c.stream.config.name
+
+        def on_ack(sub, subject: bytes, reply: bytes | None, hdr: bytes | None, body: bytes) -> None:
+            self._consumer_event(sname, lambda now: c.ack(subject.decode("latin-1"),
+                                                          reply.decode("latin-1") if reply else None,
+                                                          body, now))
+
+        def on_fc(sub, subject: bytes, reply: bytes | None, hdr: bytes | None, body: bytes) -> None:
+            self._consumer_event(sname, lambda now: c.flow_control(subject.decode("latin-1"), hdr, now))
+
+        subs = [self.client.subscribe(f"$JS.ACK.{sname}.{c.name}.*.*.*.*.*", on_ack)]
+        if c.cfg.flow_control:
+            subs.append(self.client.subscribe(f"$JS.FC.{sname}.{c.name}.*", on_fc))
+        self._csubs[key] = subs
+
+    def _consumer_event(self, stream: str, fn) -> None:
+        cs = self.consumer_sets.get(stream)
+        if cs is None:
+            return
+        now = self.clock()
+        try:
+            fn(now)
+            cs.settle(now)
+        except Exception:  # we broke: log it, never take the publisher's connection down
+            _log.exception("JetStream consumer event on %s failed", stream)
+        self._flush_consumers()
+
+    def _flush_consumers(self) -> None:
+        """Publish consumer outputs in order; re-entrant calls only enqueue."""
+        for cs in self.consumer_sets.values():
+            self._outq.extend(cs.outputs())
+        if self._flushing:
+            return
+        self._flushing = True
+        try:
+            while self._outq:
+                o = self._outq.popleft()
+                self.client.deliver(o.to.encode("latin-1"), o.subject.encode("latin-1"), o.data,
+                                    reply=o.reply.encode("latin-1") if o.reply else None, headers=o.hdr)
+                if not self._outq:
+                    for cs in self.consumer_sets.values():
+                        self._outq.extend(cs.outputs())
+        finally:
+            self._flushing = False
+
+    def _consumer_advisory(self, c: Consumer, what: str, action: str, now: int) -> None:
+        subj = f"$JS.EVENT.ADVISORY.CONSUMER.{what}.{c.stream.config.name}.{c.name}"
+        adv = ConsumerActionAdvisory(id="".join(self._rng.choice(_BASE62) for _ in range(22)),
+                                     timestamp=rfc3339nano(now), stream=c.stream.config.name,
+                                     consumer=c.name, action=action, domain=self.domain or None)
+        self.client.publish(subj.encode("latin-1"), encode_reply(adv))
+
+    def _msg_next(self, subject: bytes, reply: bytes | None, hdr: bytes | None, body: bytes) -> None:
+        """$JS.API.CONSUMER.MSG.NEXT.<stream>.<consumer>: a pull request (no JSON reply)."""
+        if reply is None:
+            return
+        toks = subject.decode("latin-1").split(".")
+        cs = self.consumer_sets.get(toks[5]) if len(toks) == 7 else None
+        c = cs.consumers.get(toks[6]) if cs is not None else None
+        if c is None:
+            # Go serves pull requests on a per-consumer subscription: none means no responders.
+            self.client.deliver(reply, reply, b"", headers=b"NATS/1.0 503\r\n\r\n")
+            return
+        if hdr is not None and _required_level(hdr) > API_LEVEL:
+            self.client.deliver(reply, reply, b"", headers=b"NATS/1.0 412 Required Api Level\r\n\r\n")
+            return
+        r = reply.decode("latin-1")
+        self._consumer_event(toks[5], lambda now: c.pull(r, body, now))
+
+    def _consumer_names(self, stream: str, body: bytes) -> ConsumerNamesResponse:
+        req = decode_request(body, ConsumersRequest) if body.strip() else ConsumersRequest()
+        self._lookup(stream)
+        names = sorted(self.consumer_sets[stream].consumers) if stream in self.consumer_sets else []
+        offset = _clamp(req.offset, len(names))
+        return ConsumerNamesResponse(total=len(names), offset=offset, limit=NAMES_LIMIT,
+                                     consumers=names[offset : offset + NAMES_LIMIT])
+
+    def _consumer_list(self, stream: str, body: bytes) -> ConsumerListResponse:
+        req = decode_request(body, ConsumersRequest) if body.strip() else ConsumersRequest()
+        self._lookup(stream)
+        cs = self.consumer_sets.get(stream)
+        names = sorted(cs.consumers) if cs is not None else []
+        offset = _clamp(req.offset, len(names))
+        now = self.clock()
+        infos = [ConsumerInfo(**self._consumer_info_fields(cs.consumers[n], now, dynamic=False))
+                 for n in names[offset : offset + LIST_LIMIT]]
+        return ConsumerListResponse(total=len(names), offset=offset, limit=LIST_LIMIT, consumers=infos)
+
+    def _consumer_info(self, arg: tuple[str, str], body: bytes) -> ConsumerInfoResponse:
+        if not _is_empty_request(body):
+            raise ApiErrorException(E.not_empty_request())
+        c = self._lookup_consumer(*arg)
+        return ConsumerInfoResponse(**self._consumer_info_fields(c, self.clock()))
+
+    def _consumer_delete(self, arg: tuple[str, str], body: bytes) -> ConsumerDeleteResponse:
+        if not _is_empty_request(body):
+            raise ApiErrorException(E.not_empty_request())
+        c = self._lookup_consumer(*arg)
+        self._delete_consumer(c, self.clock())
+        return ConsumerDeleteResponse(success=True)
+
+    def _delete_consumer(self, c: Consumer, now: int) -> None:
+        sname = c.stream.config.name
+        self._consumer_subs(c, subscribe=False)
+        cs = self.consumer_sets.get(sname)
+        if cs is not None and c.name in cs.consumers:
+            cs.remove(c.name, now)
+        self._outq.extend(c.drain())
+        self._consumer_advisory(c, "DELETED", "delete", now)
+        self._flush_consumers()
+
+    def _consumer_pause(self, arg: tuple[str, str], body: bytes) -> ConsumerPauseResponse:
+        req = ConsumerPauseRequest()
+        if body.strip()[:1] in (b"{", b"["):
+            req = decode_request(body, ConsumerPauseRequest)
+        c = self._lookup_consumer(*arg)
+        now = self.clock()
+        until = ccfg.parse_time(req.pause_until) or 0
+        c.pause(until, now)
+        c.cfg = ccfg.set_static_metadata(c.cfg)
+        self._flush_consumers()
+        paused = until > now
+        return ConsumerPauseResponse(paused=paused, pause_until=rfc3339nano(until),
+                                     pause_remaining=until - now if paused else None)
+
+    def _consumer_unpin(self, arg: tuple[str, str], body: bytes) -> ConsumerUnpinResponse:
+        req = decode_request(body, ConsumerUnpinRequest)
+        if not req.group:
+            raise ApiErrorException(E.invalid_json(err="consumer group not specified"))
+        if not ccfg.GROUP_NAME.match(req.group):
+            raise ApiErrorException(E.consumer_invalid_group_name())
+        c = self._lookup_consumer(*arg)
+        if req.group not in (c.cfg.priority_groups or []):
+            raise ApiErrorException(E.consumer_invalid_priority_group())
+        return ConsumerUnpinResponse()
+
+    def _consumer_stepdown(self, arg: tuple[str, str], body: bytes) -> ConsumerLeaderStepDownResponse:
+        raise ApiErrorException(E.cluster_required())  # Go answers before any lookup when standalone
+
+    def _tick_consumers(self, now: int) -> None:
+        gen = self.broker.sublist.genid
+        if gen != self._sub_gen:
+            self._sub_gen = gen
+            for cs in self.consumer_sets.values():
+                for c in cs.consumers.values():
+                    if not c.is_pull:
+                        c.set_interest(self._has_interest(c.cfg.deliver_subject), now)
+        for cs in list(self.consumer_sets.values()):
+            for c in cs.tick(now):
+                self._consumer_subs(c, subscribe=False)
+                self._outq.extend(c.drain())
+                self._consumer_advisory(c, "DELETED", "delete", now)
+        self._flush_consumers()
+
+    def _drop_consumers(self, stream: str) -> None:
+        cs = self.consumer_sets.pop(stream, None)
+        if cs is None:
+            return
+        for c in list(cs.consumers.values()):
+            self._consumer_subs(c, subscribe=False)
+            c.stop()
+            self._outq.extend(c.drain())
+        self._flush_consumers()
+
+    def consumer_count(self) -> int:
+        return sum(len(cs) for cs in self.consumer_sets.values())
+
 
 def _is_empty_request(body: bytes) -> bool:
     """Go isEmptyRequest: no bytes, or a JSON object with no fields."""
@@ -422,6 +830,17 @@ def _is_empty_request(body: bytes) -> bool:
         return False
     return isinstance(value, dict) and not value
 
+
+
+def _with_level_of(md: dict[str, str] | None, prev: dict[str, str] | None) -> dict[str, str] | None:
+    """Go copyConsumerMetadata: take the previous ``_nats.req.level`` (or drop it) before comparing."""
+    out = dict(md or {})
+    key = "_nats.req.level"
+    if prev and key in prev:
+        out[key] = prev[key]
+    else:
+        out.pop(key, None)
+    return out or None
 
 def _clamp(offset: int, total: int) -> int:
     # Go: a negative offset is 0, one past the end is the end

@@ -48,13 +48,17 @@ Intended differences from Go (deterministic by construction):
 - Storage "file" uses ``MemStore``: memory byte accounting, and the file
   store's MSG.DELETE errors are emulated from the stream state.
 
+Atomic batches (Nats-Batch-Id) are handed to ``natsd.jetstream.batch``,
+which stages them and commits through ``process_msg(..., prechecked=True)``;
+mirrors and sources (``natsd.jetstream.sources``) store through
+``process_msg(..., sourced=True)``, a mirror with Go's ``lseq``/``ts``.
+
 Not implemented (the Go error is returned where Go has one for "disabled";
-``ERR_NOT_IMPLEMENTED`` otherwise): atomic batch publish (Nats-Batch-*: 10174
-when disabled), fast batch publish (``.$FI`` replies: 10205 when disabled),
-message schedules (Nats-Schedule: 10188 when disabled; the purge form
-Nats-Schedule-Next: purge is implemented), counters fed by sources
-(Nats-Counter-Sources is carried forward, never updated), mirrors and
-sources (no ingest), interest/workqueue acknowledgement removal (the
+``ERR_NOT_IMPLEMENTED`` otherwise): fast batch publish (``.$FI`` replies:
+10205 when disabled), message schedules (Nats-Schedule: 10188 when
+disabled; the purge form Nats-Schedule-Next: purge is implemented), counters
+fed by sources (Nats-Counter-Sources is carried forward, never updated),
+interest/workqueue acknowledgement removal (the
 consumer layer), server/account resource limits (10023/10002/10047), the
 clustered in-flight duplicate 10158, message tracing. ``max_payload`` is
 only checked for counter bodies, as in Go (the protocol layer enforces it
@@ -346,6 +350,10 @@ class Stream:
         self.interest: Callable[[str], bool] | None = None
         self.on_stored: Callable[[int, str], None] | None = None
         self.on_purged: Callable[[PurgeEvent], None] | None = None
+        # Atomic batch publish (natsd.jetstream.batch): the server-wide group the
+        # service shares between its streams, and this stream's open batches.
+        self.batch_group = None
+        self.atomic_batches = None
         self._rng = rng
         self._dd: dict[str, tuple[int, int]] = {}
         self._dd_order: deque[tuple[str, int]] = deque()  # (id, ts) in insertion order
@@ -417,12 +425,21 @@ class Stream:
         *,
         reply: str = "",
         sourced: bool = False,
-    ) -> PubAck | ApiError:
+        lseq: int = 0,
+        ts: int = 0,
+        prechecked: bool = False,
+    ) -> PubAck | ApiError | None:
         """Store one published message, or say why not (Go processJetStreamMsg, standalone).
 
         ``reply`` is only used to recognise fast-batch publishes (``...$FI``);
         ``sourced`` marks a message from the server itself (delete markers,
-        later mirrors/sources), which skips the client-only header checks.
+        mirrors/sources), which skips the client-only header checks. A
+        mirror passes Go's ``lseq``/``ts``: the message is stored at sequence
+        ``lseq + 1`` with timestamp ``ts`` (``natsd.jetstream.sources``).
+        ``prechecked`` is an atomic batch commit: the batch already ran the
+        consistency checks (``natsd.jetstream.batch``), so only the store
+        path runs. ``None`` is a staged batch message: its publisher gets an
+        empty reply.
         """
         cfg = self.config
         store = self.store
@@ -431,11 +448,13 @@ class Stream:
         hdr = H.remove_status(hdr)
         data = bytes(data)
 
+        if prechecked:
+            return self._store_prechecked(subject, hdr, data, now)
         # Dispatch of internalLoop: fast batch, atomic batch, plain.
         if len(reply) > 4 and reply.endswith(".$FI"):
             return self._batch_rejection(hdr, data, fast=True)
-        if H.slice_header(H.BATCH_ID, hdr):
-            return self._batch_rejection(hdr, data, fast=False)
+        if not sourced and H.slice_header(H.BATCH_ID, hdr):
+            return self._atomic_batch(subject, hdr, data, now)
 
         if self._itr is not None:
             t = self._itr.match(subject)
@@ -446,6 +465,13 @@ class Stream:
             return E.stream_store_failed(err="message too large")
         if cfg.sealed:
             return E.stream_sealed()
+        if lseq > 0 and lseq != store.fast_state().last_seq:
+            # Go: a mirror (or a stream with no state yet) may jump ahead when empty.
+            st = store.fast_state()
+            if (st.last_seq == 0 or cfg.mirror is not None) and st.first_seq == 0:
+                store.compact(lseq + 1)
+            else:
+                return E.stream_sequence_not_match()
         # v2.15.1 checks both sizes right after sealed, before any header check or
         # dedupe [obs]; Go main checks them after the rollup. Both places are kept
         # (the later one catches a counter body that grew).
@@ -581,7 +607,40 @@ class Stream:
         err = self._size_error(hdr, data)
         if err is not None:
             return err
+        return self._store(subject, hdr, data, now, msg_id, rollup_sub, rollup_all, counter_val, lseq, ts)
 
+    def _store_prechecked(self, subject: str, hdr: bytes | None, data: bytes, now: int) -> PubAck | ApiError:
+        """A committed batch message: Go processJetStreamMsg without its consistency checks."""
+        if self._itr is not None:
+            t = self._itr.match(subject)
+            if t is not None:
+                subject = t
+        msg_id = ""
+        rollup_sub = rollup_all = False
+        if hdr:
+            hdr = H.remove_header(hdr, H.REQUEST_INFO)
+            msg_id = H.msg_id(hdr)
+            r = H.rollup(hdr)
+            rollup_sub, rollup_all = r == "sub", r == "all"
+        return self._store(subject, hdr, data, now, msg_id, rollup_sub, rollup_all, None, 0, 0)
+
+    def _store(
+        self,
+        subject: str,
+        hdr: bytes | None,
+        data: bytes,
+        now: int,
+        msg_id: str,
+        rollup_sub: bool,
+        rollup_all: bool,
+        counter_val: str | None,
+        lseq: int,
+        ts: int,
+    ) -> PubAck | ApiError:
+        """The store half of processJetStreamMsg: interest skip, TTL, store, rollup, republish."""
+        cfg = self.config
+        store = self.store
+        allow_rollup_purge = cfg.allow_rollup_hdrs and not cfg.deny_purge
         if cfg.retention == "interest":
             interest = self.interest
             if self.consumer_count == 0 or interest is None or not interest(subject):
@@ -617,7 +676,12 @@ class Stream:
                 hdr = H.gen_header(H.remove_header(hdr, H.MSG_TTL), H.MSG_TTL, str(ttl))
 
         try:
-            seq, ts = store.store_msg(subject, hdr, data, ttl * _SECOND if ttl > 0 else ttl, now=now)
+            if lseq == 0 and ts == 0:
+                seq, ts = store.store_msg(subject, hdr, data, ttl * _SECOND if ttl > 0 else ttl, now=now)
+            else:
+                seq = lseq + 1
+                store.store_raw_msg(subject, hdr, data, seq, ts or now, ttl * _SECOND if ttl > 0 else ttl)
+                ts = ts or now
         except StoreError as e:
             return E.stream_store_failed(err=str(e))
 
@@ -668,6 +732,12 @@ class Stream:
         if not cfg.allow_atomic:
             return E.atomic_publish_disabled()
         return ERR_NOT_IMPLEMENTED("atomic batch publish")
+
+    def _atomic_batch(self, subject: str, hdr: bytes | None, data: bytes, now: int) -> PubAck | ApiError | None:
+        """A Nats-Batch-Id message: staged, committed or refused by ``natsd.jetstream.batch``."""
+        from .batch import process_atomic_batch_msg
+
+        return process_atomic_batch_msg(self, subject, hdr, data, now)
 
     def _apply_counter(
         self, subject: str, hdr: bytes | None, incr: int
@@ -1085,8 +1155,11 @@ class Stream:
         """Remove what is due at ``now``: max_age, TTLs (with delete markers), dedupe ids.
 
         Returns the number of messages removed or replaced by a marker.
+        Idle atomic batches are abandoned here too (``natsd.jetstream.batch``).
         """
         self._prune_dedupe(now)
+        if self.atomic_batches is not None:
+            self.atomic_batches.expire(now)
         sdm = self.config.subject_delete_marker_ttl
         if sdm <= 0:
             return self.store.expire(now)
@@ -1117,6 +1190,10 @@ class Stream:
     def next_deadline(self) -> int | None:
         """When ``expire`` next has work (ns), or None."""
         best = self.store.next_expiry()
+        if self.atomic_batches is not None:
+            d = self.atomic_batches.next_deadline()
+            if d is not None and (best is None or d < best):
+                best = d
         if self._dd_order:
             d = self._dd_order[0][1] + self.config.duplicate_window
             if best is None or d < best:

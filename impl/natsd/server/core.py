@@ -771,6 +771,38 @@ class InternalClient(Client):
             hdr = -1
         self._inbound(subject, reply, head + payload + b"\r\n", size, hdr)
 
+    def deliver(self, to: bytes, subject: bytes, payload: bytes, reply: bytes | None = None,
+                headers: bytes | None = None) -> bool:
+        """Route to the subscribers of ``to`` while the frame shows ``subject``.
+
+        Go's internal JetStream send (``pa.deliver`` vs ``pa.subject``): a
+        consumer delivers a stored message to a deliver/inbox subject keeping
+        its own subject. Unlike ``publish`` the reply may be a reserved
+        ``$JS.ACK.`` subject, as only clients are held to that rule. True when
+        some subscription received it.
+        """
+        size = len(payload) + (len(headers) if headers else 0)
+        head = b" " + (reply + b" " if reply is not None else b"")
+        if headers:
+            head += str(len(headers)).encode() + b" " + str(size).encode() + b"\r\n" + headers
+            hdr = len(headers)
+        else:
+            head += str(size).encode() + b"\r\n"
+            hdr = -1
+        tail = head + payload + b"\r\n"
+        self.in_msgs += 1
+        self.in_bytes += size
+        r = self.broker.sublist.match(to.decode("latin-1"))
+        verb = b"HMSG " if hdr >= 0 else b"MSG "
+        targets = [s for s in r.psubs if not s.closed]
+        for grp in r.qsubs:
+            live = [s for s in grp if not s.closed]
+            if live:
+                targets.append(live[int(_rand() * len(live))])
+        for sub in targets:
+            self._deliver_one(sub.client, sub, verb + subject + b" " + sub.sid, subject, reply, tail, size, hdr)
+        return bool(targets)
+
     def dispatch(self, sub: Subscription, subj: bytes, reply: bytes | None, tail: bytes, size: int,
                  hdr: int) -> None:
         handler = self.handlers.get(sub)
