@@ -1,0 +1,132 @@
+"""Where file streams live on disk, and how their definitions come back.
+
+Plays the part of nats-server's ``meta.inf``/``meta.sum`` handling
+(server/stream.go ``writeStreamMeta``, server/jetstream.go
+``enableJetStream``/``processStreamRecovery``) with natsd's own format.
+
+Layout under the JetStream store directory (``-sd``), as Go's::
+
+    <store_dir>/jetstream/$G/streams/<stream>/meta.json   the definition
+    <store_dir>/jetstream/$G/streams/<stream>/msgs/...    the FileStore's blocks
+
+``meta.json`` holds ``{"config": <StreamConfig as the API encodes it>,
+"created": <ns>, "sum": <crc32 of the two>}``. It is written atomically
+(temporary file, fsync, rename, fsync of the directory), so a crash leaves
+the old or the new definition, never a torn one. Only file-storage streams are
+written: a standalone Go server does not bring memory streams back after a
+restart either.
+
+Recovery (``load_streams``) reads every stream directory; a definition that
+is missing, unreadable or fails its checksum is reported and skipped, and its
+directory is left untouched (no data is deleted because its definition is
+damaged).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import zlib
+
+import msgspec
+
+from natsd.api import StreamConfig
+from natsd.api.gojson import encode_reply
+
+__all__ = ["streams_root", "stream_dir", "write_meta", "remove_stream", "load_streams", "RecoveredStream"]
+
+_log = logging.getLogger("natsd")
+META = "meta.json"
+
+
+class RecoveredStream(msgspec.Struct, frozen=True):
+    name: str
+    directory: str
+    config: StreamConfig
+    created: int
+
+
+def streams_root(store_dir: str) -> str:
+    return os.path.join(store_dir, "jetstream", "$G", "streams")
+
+
+def stream_dir(store_dir: str, name: str) -> str:
+    return os.path.join(streams_root(store_dir), name)
+
+
+def _sum(config_json: bytes, created: int) -> int:
+    return zlib.crc32(config_json + b"|" + str(created).encode())
+
+
+def _fsync_dir(path: str) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_meta(directory: str, config: StreamConfig, created: int) -> None:
+    """Write the stream's definition atomically (creates the directory)."""
+    os.makedirs(directory, exist_ok=True)
+    cfg = encode_reply(config)
+    doc = b'{"config":%s,"created":%d,"sum":%d}' % (cfg, created, _sum(cfg, created))
+    tmp = os.path.join(directory, META + ".tmp")
+    with open(tmp, "wb") as f:
+        f.write(doc)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, os.path.join(directory, META))
+    _fsync_dir(directory)
+    _fsync_dir(os.path.dirname(directory))
+
+
+def remove_stream(directory: str) -> None:
+    """Remove a deleted stream's directory (definition first, so a crash midway
+    cannot bring back a stream with half its messages)."""
+    meta = os.path.join(directory, META)
+    if os.path.exists(meta):
+        os.remove(meta)
+        _fsync_dir(directory)
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+class _Doc(msgspec.Struct):
+    config: msgspec.Raw
+    created: int
+    sum: int
+
+
+def load_streams(store_dir: str) -> list[RecoveredStream]:
+    """Every stream definition under ``store_dir`` that reads back intact, by name."""
+    root = streams_root(store_dir)
+    try:
+        names = sorted(os.listdir(root))
+    except FileNotFoundError:
+        return []
+    out = []
+    for name in names:
+        directory = os.path.join(root, name)
+        meta = os.path.join(directory, META)
+        if not os.path.isdir(directory):
+            continue
+        try:
+            with open(meta, "rb") as f:
+                doc = msgspec.json.decode(f.read(), type=_Doc)
+            raw = bytes(doc.config)
+            if _sum(raw, doc.created) != doc.sum:
+                raise ValueError("checksum mismatch")
+            config = msgspec.json.decode(raw, type=StreamConfig)
+        except FileNotFoundError:
+            _log.warning("JetStream stream directory %s has no %s: skipped (left untouched)", directory, META)
+            continue
+        except (OSError, ValueError, msgspec.DecodeError) as e:
+            _log.error("JetStream stream %r: definition %s unreadable (%s): skipped (left untouched)",
+                       name, meta, e)
+            continue
+        if config.name != name:
+            _log.error("JetStream stream directory %s holds stream %r: skipped", directory, config.name)
+            continue
+        out.append(RecoveredStream(name, directory, config, doc.created))
+    return out
