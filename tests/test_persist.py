@@ -37,7 +37,7 @@ def test_damaged_definition_is_skipped_and_its_data_left_alone(tmp_path, caplog)
     block = os.path.join(bad, "msgs", "1.blk")
     with open(block, "wb") as f:
         f.write(b"data")
-    meta = os.path.join(bad, "meta.json")
+    meta = os.path.join(bad, "stream.json")
     raw = bytearray(open(meta, "rb").read())
     raw[raw.index(b'"B"') + 1] = ord("C")  # a flipped byte inside the config
     open(meta, "wb").write(bytes(raw))

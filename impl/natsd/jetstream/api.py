@@ -16,8 +16,16 @@ handlers) for a single server and the global account. Theory of operation:
 - DIRECT.GET is subscribed per stream only when ``allow_direct`` is set, so a
   direct get on another stream finds no responders, as in Go.
 
-Not served yet (no reply, as Go for unknown subjects): consumers, snapshots,
-restore, cluster operations. See spec/api.toml for statuses.
+- Consumers (``jsConsumer*Request``): each stream's consumers live in a
+  ``natsd.jetstream.consumer.StreamConsumers``; acks ($JS.ACK.<s>.<c>.*...),
+  flow-control replies, MSG.NEXT and RESET reach the consumer core directly
+  (Go serves those per consumer, outside the API counters). The cores only
+  queue outputs; ``_flush_consumers`` delivers them in order with
+  ``InternalClient.deliver`` (the frame keeps the stored subject). Consumer
+  timers and push interest run from ``tick(now)``.
+
+Not served yet (no reply, as Go for unknown subjects): snapshots, restore,
+cluster operations. See spec/api.toml for statuses.
 """
 
 from __future__ import annotations
@@ -46,6 +54,8 @@ from natsd.api import (
     ConsumerNamesResponse,
     ConsumerPauseRequest,
     ConsumerPauseResponse,
+    ConsumerResetRequest,
+    ConsumerResetResponse,
     ConsumersRequest,
     ConsumerUnpinRequest,
     ConsumerUnpinResponse,
@@ -71,10 +81,11 @@ from natsd.api import (
 from natsd.api import errors as E
 from natsd.api._types import OMITEMPTY
 from natsd.api.gojson import RequestError, decode_request, encode_reply, zero_value
-from natsd.jetstream import ApiErrorException
+from natsd.jetstream import ApiErrorException, persist
 from natsd.jetstream import consumercfg as ccfg
 from natsd.jetstream.batch import BatchGroup
-from natsd.jetstream.consumer import Consumer, StreamConsumers
+from natsd.jetstream.consumer import Consumer
+from natsd.jetstream.consumerset import StreamConsumers
 from natsd.jetstream.sources import Replication
 from natsd.jetstream.stream import Stream, check_get_request, encode_puback
 from natsd.jetstream.streamcfg import (
@@ -117,7 +128,7 @@ class _StreamEntry:
 class JetStreamService:
     def __init__(self, broker, *, clock: Callable[[], int], server_name: str, store_dir: str = "",
                  max_memory: int = -1, max_store: int = -1, domain: str = "",
-                 version: str = "2.15.1") -> None:
+                 version: str = "2.15.1", storage: persist.StorageOptions | None = None) -> None:
         self.version = version
         self.broker = broker
         self.clock = clock
@@ -142,11 +153,18 @@ class JetStreamService:
         self._rng = random.Random()
         for prefix in _PREFIXES:
             self.client.subscribe(prefix, self._on_request)
+        self.storage = storage or persist.StorageOptions()
+        if store_dir:
+            self._recover_streams()
 
     def tick(self, now: int) -> None:
-        """Expire what time has removed (max_age, TTLs, dedupe window entries)."""
+        """Expire what time has removed (max_age, TTLs, dedupe window entries);
+        file stores on an interval sync policy sync when due."""
+        interval = self.storage.sync == "interval"
         for entry in self.streams.values():
             entry.stream.expire(now)
+            if interval and hasattr(entry.stream.store, "tick"):
+                entry.stream.store.tick(now)
         self._publish_out(self.replication.tick(now))
         self._tick_consumers(now)
 
@@ -166,8 +184,8 @@ class JetStreamService:
         self.api_total += 1  # Go counts responses (trackAPI), after building them
 
     def _on_request(self, sub, subject: bytes, reply: bytes | None, hdr: bytes | None, body: bytes) -> None:
-        if subject.startswith(b"$JS.API.CONSUMER.MSG.NEXT."):
-            self._msg_next(subject, reply, hdr, body)  # not an API call: Go serves it per consumer
+        if subject.startswith((b"$JS.API.CONSUMER.MSG.NEXT.", b"$JS.API.CONSUMER.RESET.")):
+            self._per_consumer(subject, reply, hdr, body)  # not API calls: Go serves them per consumer
             return
         if reply is None:
             return
@@ -316,16 +334,66 @@ class JetStreamService:
             return StreamCreateResponse(**self._info_fields(existing), did_create=True)
         self._check_overlap(cfg)
         now = self.clock()
-        if cfg.storage == "file":
-            _log.warning("Stream %r uses file storage, which natsd does not persist yet: "
-                         "its messages are kept in memory only", name)
-        stream = Stream(cfg, MemStore(), now)
+        entry = self._open_stream(cfg, now, create=True)
+        return StreamCreateResponse(**self._info_fields(entry), did_create=True)
+
+    # -- storage (natsd.jetstream.persist) ---------------------------------------------------
+    def _durable(self, cfg: StreamConfig) -> bool:
+        return cfg.storage == "file" and bool(self.store_dir)
+
+    def _open_stream(self, cfg: StreamConfig, created: int, *, create: bool) -> _StreamEntry:
+        """Build a stream on its store (a FileStore in the store dir for file
+        storage; recovered when it exists), then wire its subscriptions."""
+        if self._durable(cfg):
+            directory = persist.stream_dir(self.store_dir, cfg.name)
+            if create:
+                persist.write_meta(directory, cfg, created)
+            store = persist.open_file_store(directory, cfg, self.storage)
+        else:
+            if cfg.storage == "file":
+                _log.warning("Stream %r uses file storage but JetStream has no store directory: "
+                             "its messages are kept in memory only", cfg.name)
+            store = MemStore()
+        stream = Stream(cfg, store, created)
+        if not create:
+            stream.rebuild_dedupe(self.clock())
         stream.batch_group = self.batch_group
         entry = _StreamEntry(stream)
-        self.streams[name] = entry
+        self.streams[cfg.name] = entry
         self._subscribe(entry)
-        self.replication.add(stream, now)
-        return StreamCreateResponse(**self._info_fields(entry), did_create=True)
+        self.replication.add(stream, self.clock())
+        return entry
+
+    def _recover_streams(self) -> None:
+        for rec in persist.load_streams(self.store_dir):
+            try:
+                self._open_stream(rec.config, rec.created, create=False)
+            except Exception as e:  # a store that cannot open: say so, serve the others
+                _log.error("JetStream stream %r could not be recovered from %s: %s", rec.name, rec.directory, e)
+                continue
+            st = self.streams[rec.name].stream.store.fast_state()
+            _log.info("  Restored %d messages for stream '$G > %s'", st.msgs, rec.name)
+
+    def sync(self) -> None:
+        """Group commit: fsync every file store written since the last call.
+        The shell calls this before it writes the loop turn's PubAcks."""
+        if self.storage.sync != "group":
+            return  # "always": the store syncs each write; "interval": tick() drives it
+        for entry in self.streams.values():
+            store = entry.stream.store
+            if getattr(store, "needs_sync", False):
+                try:
+                    store.sync()
+                except Exception as e:  # sticky in the store: later writes fail with it
+                    _log.error("JetStream stream %r: sync failed: %s", entry.stream.config.name, e)
+
+    def stop(self) -> None:
+        """Sync and close every store (server shutdown)."""
+        for entry in self.streams.values():
+            try:
+                entry.stream.store.stop()
+            except Exception as e:
+                _log.error("JetStream stream %r: close failed: %s", entry.stream.config.name, e)
 
     def _stream_update(self, name: str, body: bytes) -> StreamUpdateResponse:
         req = decode_request(body, StreamConfigRequest)
@@ -338,6 +406,8 @@ class JetStreamService:
         entry = self._lookup(name)
         new = check_update(entry.stream.config, cfg, pedantic=req.pedantic, lookup=self._config_of)
         self._check_overlap(new, skip=name)
+        if self._durable(new):
+            persist.write_meta(persist.stream_dir(self.store_dir, name), new, entry.stream.created)
         self._unsubscribe(entry)
         entry.stream.update(new, self.clock())
         self._subscribe(entry)
@@ -362,7 +432,12 @@ class JetStreamService:
         self.replication.remove(name)
         if entry.stream.atomic_batches is not None:
             entry.stream.atomic_batches.clear()
+        durable = self._durable(entry.stream.config)
+        if durable:
+            persist.forget_stream(persist.stream_dir(self.store_dir, name))  # the definition first
         entry.stream.store.delete()
+        if durable:
+            persist.remove_stream(persist.stream_dir(self.store_dir, name))
         return StreamDeleteResponse(success=True)
 
     def _stream_purge(self, name: str, body: bytes) -> StreamPurgeResponse:
@@ -424,6 +499,7 @@ class JetStreamService:
         result = entry.stream.delete_msg(req.seq, req.no_erase)
         if isinstance(result, E.ApiError):
             raise ApiErrorException(result)
+        self._consumer_event(name, lambda now: None)  # consumers see the removal now (Go decStreamPending)
         return MsgDeleteResponse(success=True)
 
     def _stream_stepdown(self, name: str, body: bytes) -> StreamLeaderStepDownResponse:
@@ -508,7 +584,7 @@ class JetStreamService:
         cs = self.consumer_sets.get(name)
         if cs is None:
             cs = self.consumer_sets[name] = StreamConsumers(self._lookup(name).stream, self.clock)
-            cs.notify = self._flush_consumers
+            cs.notify = lambda: self._flush_consumers(cs)
         return cs
 
     def _lookup_consumer(self, stream: str, name: str) -> Consumer:
@@ -642,6 +718,8 @@ class JetStreamService:
         if not c.is_pull:
             c.set_interest(self._has_interest(cfg.deliver_subject), now)
         self._consumer_advisory(c, "CREATED", "create", now)
+        if c.pause_until > now:
+            c.pause_advisory(now)  # Go: after the create reply, when created paused
         cs.settle(now)
         self._flush_consumers()
         return c
@@ -662,7 +740,9 @@ class JetStreamService:
         def on_fc(sub, subject: bytes, reply: bytes | None, hdr: bytes | None, body: bytes) -> None:
             self._consumer_event(sname, lambda now: c.flow_control(subject.decode("latin-1"), hdr, now))
 
-        subs = [self.client.subscribe(f"$JS.ACK.{sname}.{c.name}.*.*.*.*.*", on_ack)]
+        subs = []
+        if c.cfg.ack_policy != "none":  # Go: no ack subscription for ack none (acks get no responders)
+            subs.append(self.client.subscribe(f"$JS.ACK.{sname}.{c.name}.*.*.*.*.*", on_ack))
         if c.cfg.flow_control:
             subs.append(self.client.subscribe(f"$JS.FC.{sname}.{c.name}.*", on_fc))
         self._csubs[key] = subs
@@ -677,12 +757,15 @@ class JetStreamService:
             cs.settle(now)
         except Exception:  # we broke: log it, never take the publisher's connection down
             _log.exception("JetStream consumer event on %s failed", stream)
-        self._flush_consumers()
+        self._flush_consumers(cs)
 
-    def _flush_consumers(self) -> None:
-        """Publish consumer outputs in order; re-entrant calls only enqueue."""
-        for cs in self.consumer_sets.values():
-            self._outq.extend(cs.outputs())
+    def _flush_consumers(self, cs: StreamConsumers | None = None) -> None:
+        """Publish consumer outputs in order; re-entrant calls only enqueue.
+
+        ``cs`` limits the first collection to one stream's consumers (the usual case).
+        """
+        for one in (cs,) if cs is not None else self.consumer_sets.values():
+            self._outq.extend(one.outputs())
         if self._flushing:
             return
         self._flushing = True
@@ -704,22 +787,54 @@ class JetStreamService:
                                      consumer=c.name, action=action, domain=self.domain or None)
         self.client.publish(subj.encode("latin-1"), encode_reply(adv))
 
-    def _msg_next(self, subject: bytes, reply: bytes | None, hdr: bytes | None, body: bytes) -> None:
-        """$JS.API.CONSUMER.MSG.NEXT.<stream>.<consumer>: a pull request (no JSON reply)."""
+    def _per_consumer(self, subject: bytes, reply: bytes | None, hdr: bytes | None, body: bytes) -> None:
+        """MSG.NEXT (a pull request, no JSON reply) and RESET, served per consumer as Go does."""
         if reply is None:
             return
         toks = subject.decode("latin-1").split(".")
-        cs = self.consumer_sets.get(toks[5]) if len(toks) == 7 else None
-        c = cs.consumers.get(toks[6]) if cs is not None else None
+        is_reset = toks[3] == "RESET"
+        names = toks[4:] if is_reset else toks[5:]
+        cs = self.consumer_sets.get(names[0]) if len(names) == 2 else None
+        c = cs.consumers.get(names[1]) if cs is not None else None
         if c is None:
-            # Go serves pull requests on a per-consumer subscription: none means no responders.
-            self.client.deliver(reply, reply, b"", headers=b"NATS/1.0 503\r\n\r\n")
+            # Go subscribes these per consumer: none means no responders (client.go's 503).
+            self.client.deliver(reply, reply, b"", headers=b"NATS/1.0 503\r\nNats-Subject: " + subject + b"\r\n\r\n")
+            return
+        if is_reset:
+            self._consumer_reset(c, reply, hdr, body)
             return
         if hdr is not None and _required_level(hdr) > API_LEVEL:
             self.client.deliver(reply, reply, b"", headers=b"NATS/1.0 412 Required Api Level\r\n\r\n")
             return
         r = reply.decode("latin-1")
-        self._consumer_event(toks[5], lambda now: c.pull(r, body, now))
+        self._consumer_event(names[0], lambda now: c.pull(r, body, now))
+
+    def _consumer_reset(self, c: Consumer, reply: bytes, hdr: bytes | None, body: bytes) -> None:
+        """Go processResetReq (standalone)."""
+        if hdr is not None and _required_level(hdr) > API_LEVEL:
+            self.client.publish(reply, encode_reply(ConsumerResetResponse(error=E.required_api_level(), reset_seq=0)))
+            return
+        seq = 0
+        if body:
+            try:
+                seq = decode_request(body, ConsumerResetRequest).seq
+            except RequestError as e:
+                self.client.publish(reply, encode_reply(
+                    ConsumerResetResponse(error=E.invalid_json(err=str(e)), reset_seq=0)))
+                return
+        now = self.clock()
+        try:
+            new = c.reset(seq)
+        except ValueError as e:
+            self.client.publish(reply, encode_reply(
+                ConsumerResetResponse(error=E.consumer_invalid_reset(err=str(e)), reset_seq=0)))
+            return
+        cs = self.consumer_sets[c.stream.config.name]
+        fields = self._consumer_info_fields(c, now)
+        self.client.publish(reply, encode_reply(ConsumerResetResponse(**fields, reset_seq=new)))
+        c.wake(now)
+        cs.settle(now)
+        self._flush_consumers(cs)
 
     def _consumer_names(self, stream: str, body: bytes) -> ConsumerNamesResponse:
         req = decode_request(body, ConsumersRequest) if body.strip() else ConsumersRequest()
@@ -786,6 +901,7 @@ class JetStreamService:
         c = self._lookup_consumer(*arg)
         if req.group not in (c.cfg.priority_groups or []):
             raise ApiErrorException(E.consumer_invalid_priority_group())
+        self._consumer_event(arg[0], lambda now: c.unpin(req.group, "admin", now))
         return ConsumerUnpinResponse()
 
     def _consumer_stepdown(self, arg: tuple[str, str], body: bytes) -> ConsumerLeaderStepDownResponse:

@@ -32,25 +32,26 @@ status messages, ack replies, advisories) for the shell to publish in order,
 and ``acked`` the stream sequences whose acknowledgement may let an
 interest/workqueue stream drop them (the stream's consumer set decides).
 
-Intended differences from Go: replay "original" delivers instantly (no
-pacing) and rate_limit_bps is accepted but not enforced; the max_waiting
-queue is pruned whenever it is full (Go: at most once a second); pull
-inactivity is measured without Go's random jitter; priority groups are
-accepted in the config but requests are served first-come (no pinning or
-overflow gating).
+The pull side (requests, waiting queue, priority groups) is the mixin
+``natsd.jetstream._consumerpull.PullRequests``; the consumer-store view that
+ConsumerInfo reports is ``natsd.jetstream._consumerstore.StoreState``; the
+stream-level glue (hooks, interest/workqueue retention) is
+``natsd.jetstream.consumerset.StreamConsumers``.
 
-Spec rules: consumer.deliver.*, consumer.ack.reply_subject, consumer.ack.none,
-consumer.ack.explicit, consumer.ack.all, consumer.ack.bodies,
-consumer.ack.nak_delay, consumer.ack.ack_ack, consumer.ack.out_of_range,
-consumer.ack_wait.redeliver, consumer.backoff.delays, consumer.max_deliver,
-consumer.max_ack_pending, consumer.nak.advisory, consumer.term.advisory,
-consumer.heartbeat.push, consumer.flow_control.push, consumer.pull.body,
-consumer.pull.no_reply, consumer.pull.push_consumer,
-consumer.pull.heartbeat_too_large, consumer.pull.limits,
-consumer.pull.no_wait, consumer.pull.expires, consumer.pull.max_bytes,
-consumer.pull.max_waiting, consumer.pull.heartbeat,
-consumer.pull.interest_gone, consumer.pull.lifecycle (delete),
-consumer.pull.num_waiting, consumer.pause, consumer.inactive.delete,
+Intended differences from Go: a message larger than the rate limit's burst
+waits for a full bucket (Go would never send it); replay "original" holds a message until its original gap has passed, at the
+resolution of the shell's timer (Go sleeps); pull inactivity is measured
+without Go's random jitter; consumer state is not persisted (natsd's streams
+are in memory too).
+
+Spec rules: consumer.deliver.*, consumer.replay.original,
+consumer.ack.reply_subject, consumer.ack.none, consumer.ack.explicit,
+consumer.ack.all, consumer.ack.bodies, consumer.ack.nak_delay,
+consumer.ack.ack_ack, consumer.ack.out_of_range, consumer.ack_wait.redeliver,
+consumer.backoff.delays, consumer.max_deliver, consumer.max_ack_pending,
+consumer.nak.advisory, consumer.term.advisory, consumer.sample_freq,
+consumer.heartbeat.push, consumer.flow_control.push, consumer.pause,
+consumer.reset, consumer.inactive.delete, consumer.pull.lifecycle (delete),
 consumer.stream_purge, consumer.stream_removed_pending, consumer.info.*.
 """
 
@@ -65,21 +66,26 @@ from typing import NamedTuple
 import msgspec
 
 from natsd.api import (
+    ConsumerAckMetric,
     ConsumerConfig,
     ConsumerDeliveryExceededAdvisory,
     ConsumerDeliveryNakAdvisory,
     ConsumerDeliveryTerminatedAdvisory,
     ConsumerInfo,
+    ConsumerPauseAdvisory,
+    PriorityGroupState,
     SequenceInfo,
 )
 from natsd.api.gojson import encode_reply
+from natsd.jetstream._consumerpull import PullRequests, Waiting, int_field, status_hdr
+from natsd.jetstream._consumerstore import StoreState
 from natsd.jetstream.consumercfg import DELETE_WAIT_DEFAULT, filters_of, is_durable, parse_time
 from natsd.jetstream.headers import parse_headers
-from natsd.protocol.gotime import go_duration, parse_go_duration, rfc3339nano
+from natsd.protocol.gotime import parse_go_duration, rfc3339nano
 from natsd.store.base import ErrStoreEOF, StoreError, StoreMsg
 from natsd.subjects.validate import is_literal, subject_matches_filter
 
-__all__ = ["Consumer", "OutMsg", "StreamConsumers", "ack_reply_info"]
+__all__ = ["Consumer", "OutMsg", "ack_reply_info"]
 
 _MS = 1_000_000
 _S = 1_000_000_000
@@ -99,109 +105,6 @@ class OutMsg(NamedTuple):
     data: bytes
 
 
-class _Waiting:
-    """One queued pull request (Go waitingRequest)."""
-
-    __slots__ = ("reply", "n", "d", "b", "expires", "hb", "hbt", "no_wait", "received")
-
-    def __init__(self, reply: str, n: int, b: int, expires: int, hb: int, no_wait: bool, now: int) -> None:
-        self.reply = reply
-        self.n = n
-        self.d = 0
-        self.b = b
-        self.expires = expires  # 0 = never
-        self.hb = hb
-        self.hbt = now + hb if hb > 0 else 0
-        self.no_wait = no_wait
-        self.received = now
-
-
-class _StoreState:
-    """Go consumerMemStore's state: what ConsumerInfo reports as delivered and ack floor.
-
-    Go keeps a second copy of the consumer state in its consumer store, updated
-    by ``UpdateDelivered``/``UpdateAcks`` (and overwritten by ``Update`` after a
-    purge or a pending cleanup); ConsumerInfo reads the ack floor (and, once
-    there is state, the delivered pair) from it, so its rules are reproduced here.
-    """
-
-    __slots__ = ("ack_none", "max_deliver", "dc", "ds", "ac", "as_", "pending", "rd")
-
-    def __init__(self, ack_none: bool, max_deliver: int) -> None:
-        self.ack_none = ack_none
-        self.max_deliver = max_deliver
-        self.dc = self.ds = self.ac = self.as_ = 0
-        self.pending: dict[int, int] = {}
-        self.rd: dict[int, int] = {}
-
-    def has_state(self) -> bool:
-        return self.dc != 0 or self.ds != 0
-
-    def set_starting(self, sseq: int) -> None:
-        self.ds = self.as_ = sseq
-
-    def delivered(self, dseq: int, sseq: int, dc: int) -> None:
-        if dc != 1 and self.ack_none:
-            return
-        if dseq <= self.ac:
-            return
-        if not self.ack_none:
-            if sseq > self.ds:
-                self.pending[sseq] = dseq
-            self.dc = max(self.dc, dseq)
-            self.ds = max(self.ds, sseq)
-            if dc > 1:
-                if self.max_deliver > 0 and dc > self.max_deliver:
-                    self.pending.pop(sseq, None)
-                if self.rd.get(sseq, 0) < dc - 1:
-                    self.rd[sseq] = dc - 1
-        else:
-            if dseq > self.dc:
-                self.dc = self.ac = dseq
-            if sseq > self.ds:
-                self.ds = self.as_ = sseq
-
-    def acks(self, dseq: int, sseq: int, ack_all: bool) -> None:
-        if self.ack_none:
-            return
-        self.rd.pop(sseq, None)
-        if dseq <= self.ac or sseq not in self.pending:
-            return
-        if ack_all:
-            self.ac, self.as_ = dseq, sseq
-            for seq in [q for q in self.pending if q <= sseq]:
-                del self.pending[seq]
-                self.rd.pop(seq, None)
-            return
-        p = self.pending.pop(sseq, None)
-        if p is not None and dseq > p > 0:
-            dseq = p
-        if not self.pending:
-            self.ac, self.as_ = self.dc, self.ds
-        elif dseq == self.ac + 1:
-            self.ac, self.as_ = dseq, sseq
-            if self.dc > dseq:
-                for ss in range(sseq + 1, self.ds + 1):
-                    p = self.pending.get(ss)
-                    if p is not None:
-                        if p > 0:
-                            self.ac, self.as_ = p - 1, ss - 1
-                        break
-
-    def sync(self, c: Consumer) -> None:
-        """Go writeStoreState: the store takes the consumer's live state."""
-        self.dc, self.ds, self.ac, self.as_ = c.dseq - 1, c.sseq - 1, c.adflr, c.asflr
-        self.pending = {q: p[0] for q, p in c.pending.items()}
-        self.rd = dict(c.rdc)
-
-
-def _status(code: int, desc: str, pending: tuple[int, int] | None = None) -> bytes:
-    if pending is None:
-        return f"NATS/1.0 {code} {desc}\r\n\r\n".encode()
-    return (f"NATS/1.0 {code} {desc}\r\nNats-Pending-Messages: {pending[0]}\r\n"
-            f"Nats-Pending-Bytes: {pending[1]}\r\n\r\n").encode()
-
-
 def ack_reply_info(subject: str) -> tuple[int, int, int, int, int]:
     """Go ackReplyInfo: (sseq, dseq, dc, ts, pending) from a v1 or v2 ack subject; zeros if not one."""
     toks = subject.split(".")
@@ -209,15 +112,14 @@ def ack_reply_info(subject: str) -> tuple[int, int, int, int, int]:
     if (n != 9 and n < 11) or toks[0] != "$JS" or toks[1] != "ACK":
         return 0, 0, 0, 0, 0
     off = 4 if n >= 11 else 2
+    vals = []
+    for t in toks[off + 2 : off + 7]:
+        vals.append(int(t) if t.isdigit() and t.isascii() else -1)
+    dc, sseq, dseq, ts, pending = vals
+    return max(sseq, 0), max(dseq, 0), max(dc, 0), ts, max(pending, 0)
 
-    def num(s: str) -> int:
-        return int(s) if s.isdigit() and s.isascii() else -1
 
-    dc, sseq, dseq = num(toks[off + 2]), num(toks[off + 3]), num(toks[off + 4])
-    return max(sseq, 0), max(dseq, 0), max(dc, 0), num(toks[off + 5]), max(num(toks[off + 6]), 0)
-
-
-class Consumer:
+class Consumer(PullRequests):
     """One consumer of one stream. See the module docstring."""
 
     def __init__(self, stream, name: str, cfg: ConsumerConfig, now: int, *,
@@ -238,7 +140,7 @@ class Consumer:
         self.rdc: dict[int, int] = {}
         self.rdq: deque[int] = deque()
         self.rdqi: set[int] = set()
-        self.waiting: deque[_Waiting] = deque()
+        self.waiting: deque[Waiting] = deque()
         self.lss: list[int] | None = None
         self.lss_resume = 0
         self.ldt = 0
@@ -251,11 +153,20 @@ class Consumer:
         self.hb_at = 0
         self.waiting_last = now
         self.inactive_at = 0
+        self.current_pin = ""  # pinned_client: the pin id, its time, group and expiry
+        self.pinned_ts = 0
+        self.pin_group = ""
+        self.pin_deadline = 0
         self._set_filters(cfg)
         self._apply_cfg(cfg)
+        self._set_rate(cfg, now)
         self.pblimit = FC_MAX_PENDING if cfg.flow_control else 0
         self.maxpb = max(self.pblimit // 16, 1) if cfg.flow_control else 0
-        self.cstore = _StoreState(cfg.ack_policy == "none", cfg.max_deliver)
+        self.replay = cfg.replay_policy == "original"
+        self.replay_lseq = self.store.fast_state().last_seq  # pacing covers what was stored at start
+        self.lts = 0  # store timestamp of the last delivery, for replay pacing
+        self.replay_at = 0  # a held message may go at this time
+        self.cstore = StoreState(cfg.ack_policy == "none", cfg.max_deliver)
         self._select_start()
         if self.sseq > 0:
             self.cstore.set_starting(self.sseq - 1)
@@ -276,6 +187,8 @@ class Consumer:
     def _apply_cfg(self, cfg: ConsumerConfig) -> None:
         self.maxp = cfg.max_ack_pending
         self.maxdc = max(cfg.max_deliver, 0)
+        sf = cfg.sample_freq[:-1] if cfg.sample_freq.endswith("%") else cfg.sample_freq
+        self.sfreq = int(sf) if sf.strip().lstrip("+-").isdigit() else 0
         self.pause_until = parse_time(cfg.pause_until) or 0
         # Go updateInactiveThreshold: ephemerals default to 5s, which shows in the config.
         if not is_durable(cfg) and cfg.inactive_threshold <= 0:
@@ -293,6 +206,8 @@ class Consumer:
         self.cstore.max_deliver = cfg.max_deliver
         if self.dthresh != max(old.inactive_threshold, 0):
             self._arm_inactive(now)
+        if cfg.rate_limit_bps != old.rate_limit_bps:
+            self._set_rate(cfg, now)
         if cfg.ack_wait != old.ack_wait and self.ack_deadline:
             self.ack_deadline = now + 100 * _MS
         if refilter:
@@ -359,7 +274,9 @@ class Consumer:
                    for f in self.filters)
 
     def _calc_pending(self) -> int:
+        """Go calculateNumPending (also records ``npf``, the last sequence it covers)."""
         lps = self.cfg.deliver_policy == "last_per_subject"
+        self.npf = self.store.fast_state().last_seq
         try:
             if len(self.filters) > 1:
                 return self.store.num_pending_multi(self.sseq, self.filters, lps)[0]
@@ -372,7 +289,8 @@ class Consumer:
 
     # -- stream events ------------------------------------------------------------------
     def on_stored(self, seq: int, subject: str, now: int) -> None:
-        if seq >= self.sseq and self.matches(subject):
+        """Go processStreamSignal: the running count grows for anything past what it covered."""
+        if seq > self.npf and self.matches(subject):
             self.npc += 1
         self._gather(now)
 
@@ -385,6 +303,7 @@ class Consumer:
             self._term(seq, p[0], self._delivery_count(seq), TERM_UNACKED_LIMITS, now)
         elif self.rdc.pop(seq, None) is not None:
             self.cstore.acks(0, seq, False)
+            self.lat = now
         self._gather(now)
 
     def on_purged_wider(self, first_seq: int, now: int) -> None:
@@ -392,6 +311,7 @@ class Consumer:
         for seq in [s for s in self.pending if s < first_seq or not self._exists(s)]:
             p = self.pending.pop(seq)
             self.rdc.pop(seq, None)
+            self.lat = now
             self._remove_rdq(seq)
             if p[0] > self.adflr:
                 self.adflr = p[0]
@@ -420,6 +340,7 @@ class Consumer:
             for seq in [s for s in self.pending if s <= self.asflr]:
                 p = self.pending.pop(seq)
                 self.rdc.pop(seq, None)
+                self.lat = now  # Go updateAcks for each purged pending message
                 if p[0] > self.adflr:
                     self.adflr = p[0]
                     self.dseq = max(self.dseq, self.adflr)
@@ -455,154 +376,6 @@ class Consumer:
             self.inactive_at = now + self.dthresh
         else:
             self.inactive_at = 0
-
-    # -- pull requests --------------------------------------------------------------------
-    def pull(self, reply: str | None, body: bytes, now: int) -> None:
-        """Go processNextMsgRequest (the request's reply subject gets messages and statuses)."""
-        if not reply or self.closed:
-            return
-        if not self.is_pull:
-            self._send(reply, _status(409, "Consumer is push based"))
-            return
-        req = body.strip()
-        expires = batch = max_bytes = hb = prio = min_p = min_ap = 0
-        no_wait = False
-        pin_id = ""
-        obj: dict = {}
-        if not req:
-            batch = 1
-        elif req[:1] == b"{":
-            try:
-                obj = json.loads(req)
-                if not isinstance(obj, dict):
-                    raise ValueError("json: cannot unmarshal into Go value of type server.JSApiConsumerGetNextRequest")
-                batch = _int_field(obj, "batch")
-                expires = _int_field(obj, "expires")
-                max_bytes = _int_field(obj, "max_bytes")
-                hb = _int_field(obj, "idle_heartbeat")
-                no_wait = bool(obj.get("no_wait", False))
-                prio = _int_field(obj, "priority")
-                min_p, min_ap = _int_field(obj, "min_pending"), _int_field(obj, "min_ack_pending")
-                pin_id = obj.get("id") or ""
-            except (ValueError, TypeError) as e:
-                self._send(reply, _status(400, f"Bad Request - {e}"))
-                return
-            if hb > 0 and hb * 2 > expires:
-                self._send(reply, _status(400, "Bad Request - heartbeat value too large"))
-                return
-        else:
-            try:
-                batch = int(req)
-            except ValueError:
-                batch = 1
-        cfg = self.cfg
-        if cfg.max_batch > 0 and batch > cfg.max_batch:
-            self._send(reply, _status(409, f"Exceeded MaxRequestBatch of {cfg.max_batch}"))
-            return
-        if expires > 0 and cfg.max_expires > 0 and expires > cfg.max_expires:
-            self._send(reply, _status(409, f"Exceeded MaxRequestExpires of {go_duration(cfg.max_expires)}"))
-            return
-        if max_bytes > 0 and cfg.max_bytes > 0 and max_bytes > cfg.max_bytes:
-            self._send(reply, _status(409, f"Exceeded MaxRequestMaxBytes of {cfg.max_bytes}"))
-            return
-        if req[:1] == b"{":
-            if (min_p or min_ap) and cfg.priority_policy != "overflow":
-                self._send(reply, _status(400, "Bad Request - Not a Overflow Priority consumer"))
-                return
-            if pin_id and cfg.priority_policy != "pinned_client":
-                self._send(reply, _status(400, "Bad Request - Not a Pinned Client Priority consumer"))
-                return
-            if prio < 0 or prio > 9:
-                self._send(reply, _status(400, "Bad Request - Priority must be between 0 and 9"))
-                return
-            if cfg.priority_policy:
-                group = obj.get("group") or ""
-                if not group:
-                    self._send(reply, _status(400, "Bad Request - Priority Group missing"))
-                    return
-                if group not in (cfg.priority_groups or []):
-                    self._send(reply, _status(400, "Bad Request - Invalid Priority Group"))
-                    return
-        if len(self.waiting) >= cfg.max_waiting:
-            self._process_waiting(False, now)
-        exp_at = now + expires if expires > 0 else 0
-        if no_wait:
-            msgs_pending = self.num_pending() + len(self.rdq)
-            if msgs_pending == 0 and exp_at == 0:
-                self.waiting_last = now
-                self._send(reply, _status(404, "No Messages"))
-                return
-            if msgs_pending > 0:
-                brp = self._process_waiting(False, now)
-                if msgs_pending < brp:
-                    self.waiting_last = now
-                    self._send(reply, _status(408, "Requests Pending"))
-                    return
-        if len(self.waiting) >= cfg.max_waiting:
-            if hb == 0:
-                self._send(reply, _status(409, "Exceeded MaxWaiting"))
-            return
-        self.waiting.append(_Waiting(reply, batch, max_bytes, exp_at, hb, no_wait, now))
-        self.waiting_last = now
-        if self.dthresh > 0:
-            self.inactive_at = now + self.dthresh
-        self._gather(now)
-
-    def _process_waiting(self, eos: bool, now: int) -> int:
-        """Go processWaiting: expire, finish no_wait at end of stream, drop lost interest, heartbeat.
-
-        Returns the number of messages the remaining requests still ask for.
-        """
-        brp = 0
-        keep: deque[_Waiting] = deque()
-        for wr in self.waiting:
-            expired = wr.expires and now >= wr.expires
-            if (eos and wr.no_wait) or expired:
-                if expired:
-                    self._send(wr.reply, _status(408, "Request Timeout", (wr.n, wr.b)))
-                    continue
-                if not wr.expires or wr.d > 0:
-                    self._send(wr.reply, _status(404, "No Messages"))
-                    continue
-            if not self.has_interest(wr.reply):
-                continue
-            brp += wr.n
-            if wr.hbt and now >= wr.hbt:
-                self._send(wr.reply, self._heartbeat_hdr())
-                wr.hbt = now + wr.hb
-            keep.append(wr)
-        self.waiting = keep
-        return brp
-
-    def _next_waiting(self, sz: int, now: int) -> _Waiting | None:
-        """Go nextWaiting + waitQueue.pop (round robin between requests)."""
-        while self.waiting:
-            wr = self.waiting[0]
-            if wr.expires and now >= wr.expires:
-                self._send(wr.reply, _status(408, "Request Timeout", (wr.n, wr.b)))
-                self.waiting.popleft()
-                continue
-            if wr.b > 0:
-                if sz <= wr.b:
-                    wr.b -= sz
-                    if wr.b == 0:
-                        wr.n = 1
-                else:
-                    self._send(wr.reply, _status(409, "Message Size Exceeds MaxBytes", (wr.n, wr.b)))
-                    self.waiting.popleft()
-                    continue
-            if self.has_interest(wr.reply):
-                wr.d += 1
-                wr.n -= 1
-                self.waiting.popleft()
-                if wr.n > 0:
-                    if self.waiting:
-                        self.waiting.append(wr)
-                    else:
-                        self.waiting.appendleft(wr)
-                return wr
-            self.waiting.popleft()
-        return None
 
     # -- delivery -------------------------------------------------------------------------
     def _delivery_count(self, seq: int) -> int:
@@ -668,14 +441,18 @@ class Consumer:
             last = self.store.fast_state().last_seq
             if last >= self.sseq:
                 self.sseq = last + 1
-            if self.sseq > last:
-                self.npc = 0
+            if self.sseq > last and self.npc != 0:  # Go checkNumPendingOnEOF
+                self.npc, self.npf = 0, last
             return None, 0, "eof"
         except StoreError:
             return None, 0, "not_found"
         if seq >= self.sseq:
             self.sseq = seq + 1
         return sm, 1, ""
+
+    def wake(self, now: int) -> None:
+        """Deliver what can be delivered now (after an outside change such as a reset)."""
+        self._gather(now)
 
     def _paused(self, now: int) -> bool:
         return self.pause_until > 0 and now < self.pause_until
@@ -696,6 +473,13 @@ class Consumer:
             sm, dc, why = self._get_next(now)
             if sm is None:
                 break
+            if self.replay and self.lts > 0 and dc == 1 and sm.ts - self.lts > _MS:
+                if not self.replay_at:
+                    self.replay_at = now + (sm.ts - self.lts)
+                if now < self.replay_at:  # Go sleeps here; we hold the message until the timer
+                    self.sseq = sm.seq
+                    break
+            self.replay_at = 0
             if dc == 1:
                 self.npc -= 1
             ack = (f"$JS.ACK.{self.stream.config.name}.{self.name}.{dc}.{sm.seq}.{self.dseq}."
@@ -708,26 +492,60 @@ class Consumer:
             wrn = wrb = 0
             if not self.is_pull:
                 to = self.cfg.deliver_subject
+                if self.rl_rate and not self._take_tokens(sz, now):
+                    self._put_back(sm, dc)
+                    break
             else:
                 wr = self._next_waiting(sz, now)
                 if wr is None:
-                    if dc == 1 and sm.seq == self.sseq - 1:
-                        self.sseq -= 1
-                        self.npc += 1
-                    elif sm.seq not in self.rdqi:
-                        self.rdc[sm.seq] = self.rdc.get(sm.seq, 0) - 1
-                        self._add_rdq(sm.seq)
+                    self._put_back(sm, dc)
                     break
                 to, wrn, wrb = wr.reply, wr.n, wr.b
+                if self.cfg.priority_policy == "pinned_client":
+                    base = hdr[:-2] if hdr else b"NATS/1.0\r\n"
+                    hdr = base + f"Nats-Pin-Id: {self.current_pin}\r\n\r\n".encode()
                 if wr.n > 0 and wr.hb > 0:
                     wr.hbt = now + wr.hb
             self._deliver(to, ack, sm, hdr, data, dc, now)
+            self.lts = sm.ts
             if wrn <= 0 and wrb > 0:
-                self._send(to, _status(409, "Batch Completed", (wrn, wrb)))
+                self._send(to, status_hdr(409, "Batch Completed", (wrn, wrb)))
             if self.cfg.idle_heartbeat > 0 and not self.is_pull:
                 self.hb_at = now + self.cfg.idle_heartbeat
+        if self.replay and self.sseq > self.replay_lseq:
+            self.replay = False
         if self.is_pull and self.waiting:
             self._process_waiting(why != "max_ack_pending", now)
+
+    def _put_back(self, sm: StoreMsg, dc: int) -> None:
+        """Undo taking ``sm``: it is the next to deliver again (Go loopAndGatherMsgs)."""
+        if dc == 1 and sm.seq == self.sseq - 1:
+            self.sseq -= 1
+            self.npc += 1
+        elif sm.seq not in self.rdqi:
+            self.rdc[sm.seq] = self.rdc.get(sm.seq, 0) - 1
+            self._add_rdq(sm.seq)
+
+    def _set_rate(self, cfg: ConsumerConfig, now: int) -> None:
+        """Go setRateLimit: a token bucket of rate_limit_bps/8 bytes a second, burst max_msg_size."""
+        self.rl_rate = cfg.rate_limit_bps // 8
+        mms = self.stream.config.max_msg_size
+        self.rl_burst = mms if mms > 0 else self.stream.max_payload
+        self.rl_tokens = float(self.rl_burst)
+        self.rl_last = now
+        self.rl_at = 0
+
+    def _take_tokens(self, sz: int, now: int) -> bool:
+        """Spend ``sz`` bytes of the bucket, or arm ``rl_at`` for when they will be there."""
+        self.rl_tokens = min(self.rl_burst, self.rl_tokens + (now - self.rl_last) * self.rl_rate / _S)
+        self.rl_last = now
+        need = min(sz, self.rl_burst)  # Go would wait forever for a message above the burst
+        if self.rl_tokens >= need:
+            self.rl_tokens -= need
+            self.rl_at = 0
+            return True
+        self.rl_at = now + int((need - self.rl_tokens) * _S / self.rl_rate) + 1
+        return False
 
     def _deliver(self, to: str, ack: str, sm: StoreMsg, hdr: bytes | None, data: bytes, dc: int,
                  now: int) -> None:
@@ -819,10 +637,10 @@ class Consumer:
         sseq, dseq, dc, _, _ = ack_reply_info(subject)
         skip_reply = sseq == 0
         if body in (b"", b"+ACK", b"+OK"):
-            if not self._ack_msg(sseq, dseq, now):
+            if not self._ack_msg(sseq, dseq, now, dc, True):
                 skip_reply = True
         elif body.startswith(b"+NXT"):
-            self._ack_msg(sseq, dseq, now)
+            self._ack_msg(sseq, dseq, now, dc, True)
             self.pull(reply, body[4:], now)
             skip_reply = True
         elif body.startswith(b"-NAK"):
@@ -840,12 +658,15 @@ class Consumer:
             self._send(reply, None)
         self._gather(now)
 
-    def _ack_msg(self, sseq: int, dseq: int, now: int) -> bool:
+    def _ack_msg(self, sseq: int, dseq: int, now: int, dc: int = 1, sample: bool = False) -> bool:
         """Go processAckMsgLocked; True when the ack was taken (an ack reply is due)."""
         if sseq >= self.sseq and not self.cfg.flow_control:
             return False
         ap = self.cfg.ack_policy
         if ap == "explicit":
+            p = self.pending.get(sseq)
+            if p is not None and sample:
+                self._sample_ack(sseq, dseq, dc, p[1], now)
             p = self.pending.pop(sseq, None)
             if p is not None:
                 dseq = p[0]
@@ -877,6 +698,47 @@ class Consumer:
         self.lat = now
         return True
 
+    def _sample_ack(self, sseq: int, dseq: int, dc: int, delivered_at: int, now: int) -> None:
+        """Go sampleAck: the consumer_ack metric for roughly sample_freq percent of acks."""
+        freq = self.sfreq
+        if freq <= 0 or (freq < 100 and self.rng.randrange(100) > freq):
+            return
+        subj = f"$JS.EVENT.METRIC.CONSUMER.ACK.{self.stream.config.name}.{self.name}"
+        metric = ConsumerAckMetric(id=self._id(), timestamp=rfc3339nano(now), stream=self.stream.config.name,
+                                   consumer=self.name, consumer_seq=dseq, stream_seq=sseq,
+                                   ack_time=now - delivered_at, deliveries=dc, domain=self.domain)
+        self.outbox.append(OutMsg(subj, subj, None, None, encode_reply(metric)))
+
+    def reset(self, seq: int) -> int:
+        """CONSUMER.RESET (Go resetStartingSeqLocked, standalone): the new start, or raises ValueError."""
+        dp = self.cfg.deliver_policy
+        if seq == 0:
+            seq = self.asflr + 1
+        elif dp == "all":
+            pass
+        elif dp == "by_start_sequence":
+            if seq < self.cfg.opt_start_seq:
+                raise ValueError("below start seq")
+        elif dp == "by_start_time":
+            if seq < self.store.get_seq_from_time(parse_time(self.cfg.opt_start_time) or 0):
+                raise ValueError("below start time")
+        else:
+            raise ValueError("not allowed")
+        seq = max(seq, 1)
+        self.pending.clear()
+        self.rdc.clear()
+        self.rdq.clear()
+        self.rdqi.clear()
+        self.lss = None
+        self.sseq, self.dseq = seq, 1
+        self.adflr, self.asflr = 0, seq - 1
+        self.ldt = self.lat = 0
+        self.ack_deadline = 0
+        self.cstore = StoreState(self.cfg.ack_policy == "none", self.cfg.max_deliver)
+        self.cstore.set_starting(seq - 1)
+        self.npc = self._calc_pending()
+        return seq
+
     def _move_ack_floor(self, dseq: int, sseq: int) -> None:
         """Go moveAckFloor."""
         if not self.pending:
@@ -904,7 +766,7 @@ class Consumer:
             try:
                 if arg[:1] == b"{":
                     obj = json.loads(arg)
-                    delay = _int_field(obj, "delay") if isinstance(obj, dict) else None
+                    delay = int_field(obj, "delay") if isinstance(obj, dict) else None
                 else:
                     delay = parse_go_duration(arg.decode())
             except (ValueError, TypeError):
@@ -1019,7 +881,8 @@ class Consumer:
 
     # -- time -----------------------------------------------------------------------------
     def next_deadline(self) -> int | None:
-        ds = [d for d in (self.ack_deadline, self.hb_at, self.inactive_at) if d]
+        ds = [d for d in (self.ack_deadline, self.hb_at, self.inactive_at, self.replay_at, self.pin_deadline,
+                          self.rl_at) if d]
         if self.pause_until:
             ds.append(self.pause_until)
         for wr in self.waiting:
@@ -1032,12 +895,17 @@ class Consumer:
             return False
         if self.ack_deadline and now >= self.ack_deadline:
             self._check_pending(now)
+        if self.pin_deadline and now >= self.pin_deadline and self.current_pin:
+            self.unpin(self.pin_group, "timeout", now)
         if self.pause_until and now >= self.pause_until:
             self.pause_until = 0
+            self.pause_advisory(now)
         if not self.is_pull and self.hb_at and now >= self.hb_at:
             if self.active:
                 self.outbox.append(OutMsg(self.cfg.deliver_subject, self.cfg.deliver_subject, None,
                                           self._heartbeat_hdr(), b""))
+                if self.cfg.ack_policy == "flow_control" and self.pending and not self.fcid:
+                    self._send_flow_control()
             self.hb_at = now + self.cfg.idle_heartbeat
         if self.waiting:
             self._process_waiting(False, now)
@@ -1059,14 +927,25 @@ class Consumer:
     def stop(self) -> None:
         """Go stopWithFlags for a delete: waiting pull requests get 409 Consumer Deleted."""
         for wr in self.waiting:
-            self._send(wr.reply, _status(409, "Consumer Deleted"))
+            self._send(wr.reply, status_hdr(409, "Consumer Deleted"))
         self.waiting.clear()
         self.closed = True
 
     def pause(self, until: int, now: int) -> None:
+        """CONSUMER.PAUSE: ``until`` 0 resumes (Go updateConfig with a new pause_until)."""
+        old = self.cfg.pause_until
         self.pause_until = until if until > now else 0
         self.cfg = msgspec.structs.replace(self.cfg, pause_until=rfc3339nano(until) if until else None)
+        if self.cfg.pause_until != old:
+            self.pause_advisory(now)
         self._gather(now)
+
+    def pause_advisory(self, now: int) -> None:
+        """Go sendPauseAdvisoryLocked."""
+        until = parse_time(self.cfg.pause_until) or 0
+        self._advisory("$JS.EVENT.ADVISORY.CONSUMER.PAUSE", ConsumerPauseAdvisory(
+            id=self._id(), timestamp=rfc3339nano(now), stream=self.stream.config.name, consumer=self.name,
+            paused=now < until, pause_until=rfc3339nano(until), domain=self.domain))
 
     def need_ack(self, sseq: int, subject: str) -> bool:
         """Go needAck: this consumer still has to see or acknowledge ``sseq``."""
@@ -1084,7 +963,11 @@ class Consumer:
         """Go infoWithSnapAndReply (config as stored; the API adds dynamic metadata)."""
         if self.is_pull and self.waiting:
             self._process_waiting(False, now)
-        self.npc = self._calc_pending()
+        st = self.store.fast_state()  # Go checkNumPending: clamp the running count
+        if self.sseq > st.last_seq:
+            self.npc = 0
+        elif self.npc > 0:
+            self.npc = min(self.npc, st.msgs, st.last_seq - self.sseq + 1)
         paused = self._paused(now)
         st = self.cstore
         if st.has_state():
@@ -1108,6 +991,9 @@ class Consumer:
             paused=True if paused else None,
             pause_remaining=self.pause_until - now if paused else None,
             ts=rfc3339nano(now),
+            priority_groups=[PriorityGroupState(
+                group=self.cfg.priority_groups[0], pinned_client_id=self.current_pin or None,
+                pinned_ts=rfc3339nano(self.pinned_ts))] if self.cfg.priority_groups else None,
         )
 
     def drain(self) -> list[OutMsg]:
@@ -1116,164 +1002,8 @@ class Consumer:
         return out
 
 
-def _int_field(obj: dict, key: str) -> int:
-    v = obj.get(key, 0)
-    if v is None:
-        return 0
-    if isinstance(v, bool) or not isinstance(v, int):
-        if isinstance(v, float) and v.is_integer():
-            return int(v)
-        raise ValueError(f"json: cannot unmarshal {type(v).__name__} into Go struct field "
-                         f"JSApiConsumerGetNextRequest.{key} of type int")
-    return v
-
-
 def _to_int(v: str | None) -> int:
     try:
         return int(v) if v is not None else 0
     except ValueError:
         return 0
-
-
-class StreamConsumers:
-    """The consumers of one stream, and the stream hooks that feed them.
-
-    Go keeps this in the stream (``mset.consumers``, ``ackMsg``, ``noInterest``,
-    ``purgeLocked``'s consumer loop, ``cleanupNoInterestMessages``). Stream
-    events arrive through the stream's hooks (``on_stored``, ``on_purged``,
-    ``interest``) and the store's removal callback; the store callback only
-    records the removal (it must not re-enter the store) and ``settle(now)``
-    applies it. ``clock`` supplies ``now`` to the hooks, which carry none.
-    Acknowledgements that may free a message on an interest or workqueue stream
-    are collected from the consumers and applied in ``settle``.
-    """
-
-    def __init__(self, stream, clock: Callable[[], int]) -> None:
-        self.stream = stream
-        self.clock = clock
-        self.consumers: dict[str, Consumer] = {}
-        self.removed: list[tuple[int, str]] = []
-        self.notify: Callable[[], None] | None = None  # called after a hook produced outputs
-        stream.on_stored = self._on_stored
-        stream.on_purged = self._on_purged
-        stream.interest = self.interest
-        stream.store.register_on_remove(self._on_remove)
-
-    def __len__(self) -> int:
-        return len(self.consumers)
-
-    def add(self, c: Consumer) -> None:
-        self.consumers[c.name] = c
-        self.stream.consumer_count = len(self.consumers)
-
-    def remove(self, name: str, now: int) -> Consumer | None:
-        """Go stopWithFlags + cleanupNoInterestMessages for a deleted consumer."""
-        c = self.consumers.pop(name, None)
-        self.stream.consumer_count = len(self.consumers)
-        if c is None:
-            return None
-        c.stop()
-        if self.stream.config.retention == "interest":
-            self.cleanup_no_interest(c.asflr)
-        self.settle(now)
-        return c
-
-    def cleanup_no_interest(self, start: int) -> None:
-        store = self.stream.store
-        if not self.consumers:
-            store.purge()  # Go: mset.store.Purge(), no deny_purge check
-            return
-        st = store.fast_state()
-        seq = max(start, st.first_seq)
-        drop = []
-        while seq <= st.last_seq:
-            try:
-                sm, seq = store.load_next_msg("", False, seq)
-            except StoreError:
-                break
-            if not any(o.need_ack(seq, sm.subject) for o in self.consumers.values()):
-                drop.append(seq)
-            seq += 1
-        for seq in drop:
-            store.remove_msg(seq)
-
-    def interest(self, subject: str) -> bool:
-        return any(c.matches(subject) for c in self.consumers.values())
-
-    # -- hooks --------------------------------------------------------------------------
-    def _on_remove(self, seq: int, subject: str) -> None:
-        self.removed.append((seq, subject))
-
-    def _on_stored(self, seq: int, subject: str) -> None:
-        now = self.clock()
-        self._apply_removed(now)
-        for c in list(self.consumers.values()):
-            c.on_stored(seq, subject, now)
-        self.settle(now)
-        if self.notify is not None:
-            self.notify()
-
-    def _on_purged(self, ev) -> None:
-        now = self.clock()
-        self.removed.clear()  # bulk removal: the purge below accounts for it
-        st = self.stream.store.fast_state()
-        for c in list(self.consumers.values()):
-            if not ev.filter or not c.filters or all(subject_matches_filter(f, ev.filter) for f in c.filters):
-                first = ev.filtered_first if ev.filter else ev.first_seq
-                c.on_purged(first, ev.last_seq, now)
-            elif c.matches(ev.filter) or any(subject_matches_filter(ev.filter, f) for f in c.filters):
-                c.on_purged_wider(st.first_seq, now)
-        self.settle(now)
-        if self.notify is not None:
-            self.notify()
-
-    def _apply_removed(self, now: int) -> None:
-        while self.removed:
-            batch, self.removed = self.removed, []
-            for seq, subject in batch:
-                for c in list(self.consumers.values()):
-                    c.on_removed(seq, subject, now)
-
-    def settle(self, now: int) -> None:
-        """Apply recorded removals and retention acks until nothing changes (Go ackMsg)."""
-        retention = self.stream.config.retention
-        while True:
-            self._apply_removed(now)
-            acked: list[int] = []
-            for c in self.consumers.values():
-                if c.acked:
-                    acked.extend(c.acked)
-                    c.acked.clear()
-            if not acked or retention == "limits":
-                if not self.removed:
-                    return
-                continue
-            store = self.stream.store
-            for seq in acked:
-                st = store.fast_state()
-                if seq < st.first_seq or seq > st.last_seq:
-                    continue
-                try:
-                    subject = store.subject_for_seq(seq)
-                except StoreError:
-                    continue
-                if not any(c.need_ack(seq, subject) for c in self.consumers.values()):
-                    store.remove_msg(seq)
-
-    def tick(self, now: int) -> list[Consumer]:
-        """Timers of every consumer; returns the ones inactivity deleted (already removed)."""
-        gone = []
-        for c in list(self.consumers.values()):
-            if c.on_timer(now):
-                gone.append(c)
-        for c in gone:
-            self.remove(c.name, now)
-        self.settle(now)
-        return gone
-
-    def outputs(self) -> list[OutMsg]:
-        out: list[OutMsg] = []
-        for c in self.consumers.values():
-            if c.outbox:
-                out.extend(c.drain())
-        return out

@@ -6,10 +6,10 @@ Plays the part of nats-server's ``meta.inf``/``meta.sum`` handling
 
 Layout under the JetStream store directory (``-sd``), as Go's::
 
-    <store_dir>/jetstream/$G/streams/<stream>/meta.json   the definition
-    <store_dir>/jetstream/$G/streams/<stream>/msgs/...    the FileStore's blocks
+    <store_dir>/jetstream/$G/streams/<stream>/stream.json  the definition
+    <store_dir>/jetstream/$G/streams/<stream>/meta.json, msgs/  the FileStore's blocks
 
-``meta.json`` holds ``{"config": <StreamConfig as the API encodes it>,
+``stream.json`` holds ``{"config": <StreamConfig as the API encodes it>,
 "created": <ns>, "sum": <crc32 of the two>}``. It is written atomically
 (temporary file, fsync, rename, fsync of the directory), so a crash leaves
 the old or the new definition, never a torn one. Only file-storage streams are
@@ -34,10 +34,53 @@ import msgspec
 from natsd.api import StreamConfig
 from natsd.api.gojson import encode_reply
 
-__all__ = ["streams_root", "stream_dir", "write_meta", "remove_stream", "load_streams", "RecoveredStream"]
+__all__ = ["streams_root", "stream_dir", "write_meta", "forget_stream", "remove_stream", "load_streams", "RecoveredStream",
+           "StorageOptions", "open_file_store"]
 
 _log = logging.getLogger("natsd")
-META = "meta.json"
+META = "stream.json"
+
+
+class StorageOptions(msgspec.Struct, frozen=True):
+    """Server-wide file storage settings (the ``jetstream {}`` block).
+
+    ``sync``: ``group`` (natsd's default: one fsync per event-loop turn, before
+    the turn's PubAcks go out), ``always`` (Go's ``sync_interval: always``) or
+    ``interval`` (Go's default behaviour, every ``sync_interval`` ns). ``cipher``
+    and ``key`` turn on encryption at rest; each stream gets its own key,
+    derived from the server key and the stream name (HKDF-SHA256).
+    """
+
+    sync: str = "group"
+    sync_interval: int = 120 * 1_000_000_000
+    cipher: str = "none"  # none | aes | chachapoly
+    key: str = ""
+
+
+def _stream_key(key: str, name: str) -> bytes:
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=b"natsd stream key",
+                info=name.encode()).derive(key.encode())
+
+
+def open_file_store(directory: str, config: StreamConfig, opts: StorageOptions):
+    """The FileStore of a file stream, opened (recovered) in ``directory``."""
+    from natsd.jetstream.streamcfg import store_limits
+    from natsd.store.filestore import FileStore, FileStoreOptions, dyn_block_size
+
+    encrypted = opts.cipher != "none"
+    fopts = FileStoreOptions(
+        block_size=dyn_block_size(config.retention, config.max_bytes, encrypted),
+        sync=opts.sync,  # type: ignore[arg-type]
+        sync_interval=opts.sync_interval,
+        compression="s2" if config.compression == "s2" else "none",
+        cipher=opts.cipher,  # type: ignore[arg-type]
+        key=_stream_key(opts.key, config.name) if encrypted else None,
+    )
+    # Recovery losses are logged by the store itself (natsd.store logger).
+    return FileStore(directory, store_limits(config), first_seq=config.first_seq, options=fopts)
 
 
 class RecoveredStream(msgspec.Struct, frozen=True):
@@ -82,13 +125,18 @@ def write_meta(directory: str, config: StreamConfig, created: int) -> None:
     _fsync_dir(os.path.dirname(directory))
 
 
-def remove_stream(directory: str) -> None:
-    """Remove a deleted stream's directory (definition first, so a crash midway
-    cannot bring back a stream with half its messages)."""
+def forget_stream(directory: str) -> None:
+    """Remove a deleted stream's definition, first: a crash while its messages
+    are being removed cannot bring back a stream with half of them."""
     meta = os.path.join(directory, META)
     if os.path.exists(meta):
         os.remove(meta)
         _fsync_dir(directory)
+
+
+def remove_stream(directory: str) -> None:
+    """Forget the stream and remove whatever is left of its directory."""
+    forget_stream(directory)
     shutil.rmtree(directory, ignore_errors=True)
 
 

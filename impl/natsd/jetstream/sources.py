@@ -108,7 +108,7 @@ def _remove_prefixed(hdr: bytes | None, prefix: bytes) -> bytes | None:
 class _Cursor:
     """One origin being copied (Go sourceInfo)."""
 
-    __slots__ = ("src", "iname", "filters", "trs", "sseq", "lag", "last", "err", "fails",
+    __slots__ = ("src", "iname", "filters", "trs", "sseq", "dseq", "lag", "last", "err", "fails",
                  "lreq", "next_try", "origin", "ident", "tried")
 
     def __init__(self, src: StreamSource, now: int) -> None:
@@ -124,6 +124,7 @@ class _Cursor:
         self.iname = f"{src.name} {source} {dest}"
         self.trs = [new_subject_transform(t.src or ">", t.dest) for t in trs]
         self.sseq = 0
+        self.dseq = 0  # the last origin sequence delivered (Go si.sseq): 0 until one is copied
         self.lag = 0
         self.last = 0
         self.err: ApiError | None = None
@@ -150,7 +151,7 @@ class _Cursor:
             name=src.name,
             external=src.external,
             lag=self.lag,
-            seq=None if mirror else (self.sseq or None),
+            seq=None if mirror else (self.dseq or None),
             active=now - self.last if self.last else -1,
             error=self.err,
             filter_subject=(src.filter_subject or None) if (self.tried or not mirror) else None,
@@ -213,7 +214,7 @@ def _starting_sequences(stream: Stream, cursors: list[_Cursor]) -> None:
             continue
         c = want.pop(" ".join((fields[0], fields[2], fields[3])), None)
         if c is not None and fields[1].isdigit():
-            c.sseq = int(fields[1])
+            c.sseq = c.dseq = int(fields[1])
             c.ident = fields[5] if len(fields) >= 6 else ""
 
 
@@ -412,7 +413,7 @@ class Replication:
             if isinstance(res, ApiError) or res is None:
                 self._retry_later(c, now)
                 return moved
-            c.sseq = seq
+            c.sseq = c.dseq = seq
             c.last = now
             moved = True
         c.lag = _pending(origin, c)

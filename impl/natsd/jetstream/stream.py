@@ -410,6 +410,28 @@ class Stream:
         self._dd[mid] = (seq, ts)
         self._dd_order.append((mid, ts))
 
+    def rebuild_dedupe(self, now: int) -> None:
+        """After recovery: the Nats-Msg-Id table from the messages still inside the
+        duplicate window, and the last message's id (Go rebuildDedupe)."""
+        window = self.config.duplicate_window
+        if window <= 0:
+            return
+        store = self.store
+        start = store.get_seq_from_time(now - window)
+        if start == 0:
+            return
+        last = store.fast_state().last_seq
+        for seq in range(start, last + 1):
+            try:
+                sm = store.load_msg(seq)
+            except StoreError:
+                continue
+            mid = H.msg_id(sm.hdr) if sm.hdr else ""
+            if mid:
+                self._store_msg_id(mid, sm.seq, sm.ts)
+            if seq == last:
+                self._lmsg_id = mid
+
     def msg_ids(self) -> dict[str, tuple[int, int]]:
         """The dedupe table: Nats-Msg-Id -> (seq, ts)."""
         return dict(self._dd)
@@ -535,9 +557,9 @@ class Stream:
 
             els = H.expected_last_seq(hdr)
             if els is not None:
-                lseq = store.fast_state().last_seq
-                if els != lseq:
-                    return E.stream_wrong_last_sequence(seq=lseq)
+                cur_last = store.fast_state().last_seq
+                if els != cur_last:
+                    return E.stream_wrong_last_sequence(seq=cur_last)
 
             if not sourced and H.slice_header(H.SCHEDULE, hdr):
                 if not allow_sched:
@@ -1143,6 +1165,9 @@ class Stream:
         self.store.update_config(store_limits(config))
         if (old.subject_transform, old.republish) != (config.subject_transform, config.republish):
             self._set_transforms(config)
+        if config.retention == "interest" and old.retention != "interest" and self.consumer_count == 0:
+            # Go: switching to interest retention keeps only what a consumer is interested in
+            self.store.purge()
         if now is not None:
             self._prune_dedupe(now)
             if (

@@ -285,11 +285,14 @@ class Server:
         self.jetstream = None
         if opts.jetstream:
             from natsd.jetstream.api import JetStreamService
+            from natsd.jetstream.persist import StorageOptions
 
             self.jetstream = JetStreamService(
                 self.broker, clock=time.time_ns, server_name=self.server_name, store_dir=opts.store_dir,
                 max_memory=opts.jetstream_max_memory, max_store=opts.jetstream_max_store,
                 domain=opts.jetstream_domain, version=GO_COMPAT_VERSION,
+                storage=StorageOptions(sync=opts.jetstream_sync, sync_interval=opts.jetstream_sync_interval,
+                                       cipher=opts.jetstream_cipher, key=opts.jetstream_key),
             )
             self.broker.info["jetstream"] = True
             self.broker.info["api_lvl"] = self.broker.info.pop("api_lvl")  # keep Go's field order
@@ -373,8 +376,9 @@ class Server:
             logger.info("Using configuration file: %s", o.config_file)
         if self.jetstream is not None:
             logger.info("Starting JetStream")
-            logger.warning("JetStream streams are kept in memory by this natsd build: file storage is "
-                           "not durable yet (store dir %s reserved)", o.store_dir)
+            logger.info("  Store Directory: \"%s\"", o.store_dir)
+            logger.info("  Sync: %s", "group commit (fsync before acknowledging)" if o.jetstream_sync == "group"
+                        else o.jetstream_sync)
             self._js_tick()
         logger.info("Listening for client connections on %s:%d", o.host, self.port)
         if self.ssl_context is not None:
@@ -387,6 +391,7 @@ class Server:
         if js is None or self.loop is None:
             return
         js.tick(time.time_ns())
+        js.sync()  # writes that no PubAck waits for (no_ack streams, sources) reach the disk too
         self.schedule_flush()
         self._js_timer = self.loop.call_later(0.1, self._js_tick)
 
@@ -413,6 +418,8 @@ class Server:
                 await asyncio.wait_for(self._listener.wait_closed(), 2)
             except TimeoutError:
                 pass
+        if self.jetstream is not None:
+            self.jetstream.stop()
         logger.info("Server Exiting..")
         self._stopped.set()
 
@@ -458,6 +465,9 @@ class Server:
         dirty = broker.dirty
         if not dirty:
             return
+        if self.jetstream is not None:
+            # Group commit: this turn's writes reach the disk before its PubAcks leave.
+            self.jetstream.sync()
         broker.dirty = []
         max_pending = self.opts.max_pending
         for c in dirty:

@@ -364,7 +364,7 @@ _GO_ONLY_TLS = frozenset(
     verify_cert_and_check_known_urls""".split()
 )
 _GO_ONLY_JS = frozenset(
-    """strict sync sync_interval key ek encryption_key prev_key prev_ek prev_encryption_key cipher
+    """strict sync prev_key prev_ek prev_encryption_key
     extension_hint limits tpm unique_tag max_outstanding_catchup max_buffered_size max_buffered_msgs
     request_queue_limit info_queue_limit meta_compact meta_compact_size meta_compact_sync
     max_concurrent_io""".split()
@@ -635,6 +635,26 @@ class _Loader:
                 raise ValueError(f"max_file_store {e}") from None
         elif lk == "domain":
             o.jetstream_domain = _str(v)
+        elif lk == "sync_interval":
+            # Go: "always" syncs every write; a duration syncs on that period. natsd's
+            # default (no sync_interval) is group commit: see differences.md.
+            if isinstance(v, str) and v.strip().lower() == "always":
+                o.jetstream_sync = "always"
+            else:
+                o.jetstream_sync = "interval"
+                o.jetstream_sync_interval = self.duration(m, key, v)
+        elif lk in ("key", "ek", "encryption_key"):
+            o.jetstream_key = _str(v)
+            if o.jetstream_cipher == "none":
+                o.jetstream_cipher = "chachapoly"  # Go's default cipher
+        elif lk == "cipher":
+            word = _str(v).lower()
+            if word in ("chacha", "chachapoly"):
+                o.jetstream_cipher = "chachapoly"
+            elif word == "aes":
+                o.jetstream_cipher = "aes"
+            else:
+                raise ValueError(f'Unknown cipher type: "{v}"')
         elif lk in ("enable", "enabled"):
             o.jetstream = _bool(v)
         elif lk in _GO_ONLY_JS:

@@ -91,12 +91,16 @@ class Options:
     # lame duck
     lame_duck_duration: int = 2 * 60 * SEC
     lame_duck_grace_period: int = 10 * SEC
-    # jetstream (accepted now, served by later work)
+    # jetstream
     jetstream: bool = False
     store_dir: str = ""
     jetstream_max_memory: int = -1
     jetstream_max_store: int = -1
     jetstream_domain: str = ""
+    jetstream_sync: str = "group"  # group (natsd default) | always | interval (Go's default, sync_interval)
+    jetstream_sync_interval: int = 120 * SEC
+    jetstream_cipher: str = "none"  # none | aes | chachapoly
+    jetstream_key: str = ""
     # bookkeeping
     config_file: str = ""
     check_config: bool = False  # -t: validate the config file and exit
