@@ -79,6 +79,9 @@ async def _writer(w: int, url: str, attempts: list[Attempt], acked: list[int],
                 ack = await js.publish(f"q.{w}", value.encode())
             except APIError:
                 attempts.append(Attempt(w, i, value, "fail"))
+            except asyncio.CancelledError:  # stopped while waiting: it may have landed
+                attempts.append(Attempt(w, i, value, "unknown"))
+                raise
             except Exception:  # timeout, connection lost: it may or may not have landed
                 attempts.append(Attempt(w, i, value, "unknown"))
                 if nc.is_closed or enough.is_set():
@@ -90,8 +93,9 @@ async def _writer(w: int, url: str, attempts: list[Attempt], acked: list[int],
                     enough.set()
             i += 1
     finally:
+        # nats-py's close can wait on a dead socket: bound it
         with contextlib.suppress(Exception):
-            await nc.close()
+            await asyncio.wait_for(nc.close(), 5)
 
 
 async def _read_back(url: str, stream: str = "Q") -> list[Read]:
@@ -144,7 +148,9 @@ async def run_round(rng: random.Random, *, kind: str = "natsd", writers: int = 4
         enough = asyncio.Event()
         tasks = [asyncio.create_task(_writer(w, srv.url, attempts, acked, enough, tag)) for w in range(writers)]
         waiter = asyncio.create_task(enough.wait())
-        done, _ = await asyncio.wait([waiter, *tasks], return_when=asyncio.FIRST_COMPLETED)
+        done, _ = await asyncio.wait([waiter, *tasks], return_when=asyncio.FIRST_COMPLETED, timeout=120)
+        if not done:
+            raise RuntimeError(f"writers got {acked[0]} of {target} PubAcks in 120 s")
         if waiter not in done:  # a writer stopped before the kill: report it
             waiter.cancel()
             for t in done:
@@ -152,6 +158,9 @@ async def run_round(rng: random.Random, *, kind: str = "natsd", writers: int = 4
         assert srv.proc is not None
         os.kill(srv.proc.pid, signal.SIGKILL)
         srv.proc.wait()
+        _, stuck = await asyncio.wait(tasks, timeout=60)
+        for t in stuck:  # a writer that never noticed the kill: its attempt stays unknown
+            t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         srv.stop()
         srv = _start(kind, workdir, store)
