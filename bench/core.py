@@ -506,7 +506,8 @@ class Server:
     info: dict = field(default_factory=dict)
 
     def start(self, ready_timeout: float = 20.0) -> None:
-        self.tmp = tempfile.mkdtemp(prefix=f"bench-{self.name}-")
+        # a restart after halt() keeps the temp dir (and so the store) of the previous run
+        self.tmp = self.tmp or tempfile.mkdtemp(prefix=f"bench-{self.name}-")
         self.port = free_port()
         self.log_path = os.path.join(self.tmp, "server.log")
         argv = self.argv + ["-a", HOST, "-p", str(self.port)]
@@ -568,8 +569,15 @@ class Server:
             return ""
 
     def stop(self) -> None:
+        self.halt()
+        if self.tmp:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            self.tmp = ""
+
+    def halt(self, grace: float = 5.0) -> None:
+        """Stop the process (SIGTERM, SIGKILL after grace s) but keep its temp dir for a restart."""
         if self.proc is not None and self.proc.poll() is None:
-            for sig, wait in ((signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)):
+            for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
                 try:
                     os.killpg(self.proc.pid, sig)  # its own session: this group is only the server
                 except ProcessLookupError:
@@ -579,9 +587,6 @@ class Server:
                     break
                 except subprocess.TimeoutExpired:
                     continue
-        if self.tmp:
-            shutil.rmtree(self.tmp, ignore_errors=True)
-            self.tmp = ""
 
 
 # --------------------------------------------------------------------------- measurements

@@ -442,7 +442,7 @@ class MsgDeleteRequest(msgspec.Struct, kw_only=True, omit_defaults=True):
 class SnapshotRequest(msgspec.Struct, kw_only=True, omit_defaults=True):
     """Body of STREAM.SNAPSHOT.
 
-    Go: server/jetstream_api.go JSApiStreamSnapshotRequest (status N: not built yet)
+    Go: server/jetstream_api.go JSApiStreamSnapshotRequest
     """
 
     # Where the chunks are sent; must be a valid publish subject (10015).
@@ -460,7 +460,7 @@ class SnapshotRequest(msgspec.Struct, kw_only=True, omit_defaults=True):
 class RestoreRequest(msgspec.Struct, kw_only=True, omit_defaults=True):
     """Body of STREAM.RESTORE.
 
-    Go: server/jetstream_api.go JSApiStreamRestoreRequest (status N: not built yet)
+    Go: server/jetstream_api.go JSApiStreamRestoreRequest
     """
 
     # Config of the stream to restore.
@@ -786,7 +786,7 @@ class MsgDeleteResponse(msgspec.Struct, kw_only=True, omit_defaults=True):
 class SnapshotResponse(msgspec.Struct, kw_only=True, omit_defaults=True):
     """First reply of STREAM.SNAPSHOT; the chunks follow on deliver_subject. Type io.nats.jetstream.api.v1.stream_snapshot_response.
 
-    Go: server/jetstream_api.go JSApiStreamSnapshotResponse (status N: not built yet)
+    Go: server/jetstream_api.go JSApiStreamSnapshotResponse
     """
 
     # Response type.
@@ -802,7 +802,7 @@ class SnapshotResponse(msgspec.Struct, kw_only=True, omit_defaults=True):
 class RestoreResponse(msgspec.Struct, kw_only=True, omit_defaults=True):
     """First reply of STREAM.RESTORE. Type io.nats.jetstream.api.v1.stream_restore_response.
 
-    Go: server/jetstream_api.go JSApiStreamRestoreResponse (status N: not built yet)
+    Go: server/jetstream_api.go JSApiStreamRestoreResponse
     """
 
     # Response type.
@@ -810,7 +810,7 @@ class RestoreResponse(msgspec.Struct, kw_only=True, omit_defaults=True):
     # Set when the request failed.
     error: ApiError | None = None
     # Send the snapshot chunks here: $JS.SNAPSHOT.RESTORE.<stream>.<nuid>.
-    deliver_subject: str | None = None
+    deliver_subject: str = ""
 
 
 class StreamRemovePeerResponse(msgspec.Struct, kw_only=True, omit_defaults=True):
@@ -2406,7 +2406,7 @@ OMITEMPTY: dict[str, frozenset[str]] = {
     "MsgGetResponse": frozenset({"error", "message"}),
     "MsgDeleteResponse": frozenset({"error", "success"}),
     "SnapshotResponse": frozenset({"error", "config", "state"}),
-    "RestoreResponse": frozenset({"error", "deliver_subject"}),
+    "RestoreResponse": frozenset({"error"}),
     "StreamRemovePeerResponse": frozenset({"error", "success"}),
     "StreamLeaderStepDownResponse": frozenset({"error", "success"}),
     "ConsumerLeaderStepDownResponse": frozenset({"error", "success"}),

@@ -24,8 +24,13 @@ handlers) for a single server and the global account. Theory of operation:
   ``InternalClient.deliver`` (the frame keeps the stored subject). Consumer
   timers and push interest run from ``tick(now)``.
 
-Not served yet (no reply, as Go for unknown subjects): snapshots, restore,
-cluster operations. See spec/api.toml for statuses.
+- Snapshots and restores (STREAM.SNAPSHOT / STREAM.RESTORE) are sessions in
+  ``natsd.jetstream.snapshot.Snapshots``: the handler answers, then
+  ``start_pending`` sends the first chunks after that reply; acks, restore
+  chunks and ``tick`` drive them.
+
+Not served yet (no reply, as Go for unknown subjects): cluster operations.
+See spec/api.toml for statuses.
 """
 
 from __future__ import annotations
@@ -64,6 +69,8 @@ from natsd.api import (
     MsgDeleteResponse,
     MsgGetRequest,
     MsgGetResponse,
+    RestoreResponse,
+    SnapshotResponse,
     StreamConfig,
     StreamConfigRequest,
     StreamCreateResponse,
@@ -83,9 +90,11 @@ from natsd.api._types import OMITEMPTY
 from natsd.api.gojson import RequestError, decode_request, encode_reply, zero_value
 from natsd.jetstream import ApiErrorException, persist
 from natsd.jetstream import consumercfg as ccfg
+from natsd.jetstream._consumerpersist import ConsumerFiles, load_consumers
 from natsd.jetstream.batch import BatchGroup
 from natsd.jetstream.consumer import Consumer
 from natsd.jetstream.consumerset import StreamConsumers
+from natsd.jetstream.snapshot import Snapshots
 from natsd.jetstream.sources import Replication
 from natsd.jetstream.stream import Stream, check_get_request, encode_puback
 from natsd.jetstream.streamcfg import (
@@ -154,6 +163,7 @@ class JetStreamService:
         for prefix in _PREFIXES:
             self.client.subscribe(prefix, self._on_request)
         self.storage = storage or persist.StorageOptions()
+        self.snapshots = Snapshots(self)
         if store_dir:
             self._recover_streams()
 
@@ -167,6 +177,7 @@ class JetStreamService:
                 entry.stream.store.tick(now)
         self._publish_out(self.replication.tick(now))
         self._tick_consumers(now)
+        self.snapshots.tick(now)
 
     def _stream_of(self, name: str) -> Stream | None:
         entry = self.streams.get(name)
@@ -211,6 +222,7 @@ class JetStreamService:
             return
         if resp is not None:
             self._reply(reply, resp)
+        self.snapshots.start_pending()  # a snapshot's chunks follow its reply
 
     def _error_reply(self, reply: bytes, resp_type: type, err: E.ApiError) -> None:
         # An error reply keeps the endpoint's type and carries only the error,
@@ -244,6 +256,8 @@ class JetStreamService:
                     "INFO": (self._stream_info, StreamInfoResponse),
                     "DELETE": (self._stream_delete, StreamDeleteResponse),
                     "PURGE": (self._stream_purge, StreamPurgeResponse),
+                    "SNAPSHOT": (self.snapshots.snapshot, SnapshotResponse),
+                    "RESTORE": (self.snapshots.restore, RestoreResponse),
                 }
                 if op in table:
                     method, rtype = table[op]
@@ -341,10 +355,14 @@ class JetStreamService:
     def _durable(self, cfg: StreamConfig) -> bool:
         return cfg.storage == "file" and bool(self.store_dir)
 
-    def _open_stream(self, cfg: StreamConfig, created: int, *, create: bool) -> _StreamEntry:
+    def _open_stream(self, cfg: StreamConfig, created: int, *, create: bool,
+                     store: MemStore | None = None) -> _StreamEntry:
         """Build a stream on its store (a FileStore in the store dir for file
-        storage; recovered when it exists), then wire its subscriptions."""
-        if self._durable(cfg):
+        storage; recovered when it exists; or the given one, a restore's), then
+        wire its subscriptions."""
+        if store is not None:
+            pass
+        elif self._durable(cfg):
             directory = persist.stream_dir(self.store_dir, cfg.name)
             if create:
                 persist.write_meta(directory, cfg, created)
@@ -373,10 +391,13 @@ class JetStreamService:
                 continue
             st = self.streams[rec.name].stream.store.fast_state()
             _log.info("  Restored %d messages for stream '$G > %s'", st.msgs, rec.name)
+            self._recover_consumers(rec.name)
 
     def sync(self) -> None:
         """Group commit: fsync every file store written since the last call.
-        The shell calls this before it writes the loop turn's PubAcks."""
+        The shell calls this before it writes the loop turn's PubAcks; consumer
+        state that changed in the turn is written first, on every sync policy."""
+        self._sync_consumers()
         if self.storage.sync != "group":
             return  # "always": the store syncs each write; "interval": tick() drives it
         for entry in self.streams.values():
@@ -389,6 +410,8 @@ class JetStreamService:
 
     def stop(self) -> None:
         """Sync and close every store (server shutdown)."""
+        self.snapshots.stop()
+        self._sync_consumers()
         for entry in self.streams.values():
             try:
                 entry.stream.store.stop()
@@ -541,7 +564,8 @@ class JetStreamService:
             if reply is not None and not stream.config.no_ack:
                 # None: a staged atomic batch message, acknowledged with an empty reply.
                 self.client.publish(reply, b"" if result is None else encode_puback(stream.config.name, result))
-            self._publish_out(self.replication.pump(self.clock()))
+            if self.replication.replicas:  # nothing to copy otherwise: skip the clock read
+                self._publish_out(self.replication.pump(self.clock()))
         return ingest
 
     def _direct_handler(self, entry: _StreamEntry):
@@ -583,8 +607,12 @@ class JetStreamService:
     def _consumers_of(self, name: str) -> StreamConsumers:
         cs = self.consumer_sets.get(name)
         if cs is None:
-            cs = self.consumer_sets[name] = StreamConsumers(self._lookup(name).stream, self.clock)
+            stream = self._lookup(name).stream
+            cs = self.consumer_sets[name] = StreamConsumers(stream, self.clock)
             cs.notify = lambda: self._flush_consumers(cs)
+            if self._durable(stream.config):
+                cs.files = ConsumerFiles(persist.stream_dir(self.store_dir, name),
+                                         fsync=self.storage.sync != "interval")
         return cs
 
     def _lookup_consumer(self, stream: str, name: str) -> Consumer:
@@ -687,6 +715,8 @@ class JetStreamService:
             if scfg.retention == "interest":
                 cs.cleanup_no_interest(eo.asflr)
             cs.settle(now)
+            if cs.files is not None:
+                self._write_consumer(cs, eo, now, create=False)
             self._flush_consumers()
             return eo
         if action == "update":
@@ -713,6 +743,8 @@ class JetStreamService:
             raise ApiErrorException(E.consumer_bad_durable_name())
         c = Consumer(stream, name, cfg, now, has_interest=self._has_interest, rng=self._rng,
                      domain=self.domain)
+        if cs.files is not None:
+            self._write_consumer(cs, c, now, create=True)
         cs.add(c)
         self._consumer_subs(c, subscribe=True)
         if not c.is_pull:
@@ -723,6 +755,57 @@ class JetStreamService:
         cs.settle(now)
         self._flush_consumers()
         return c
+
+    def _write_consumer(self, cs: StreamConsumers, c: Consumer, now: int, *, create: bool) -> None:
+        """Persist a new or changed consumer definition (Go ConsumerStore / UpdateConfig)."""
+        try:
+            if create:
+                cs.files.created(c, now)
+            else:
+                cs.files.write_definition(c)
+        except OSError as e:
+            _log.error("JetStream consumer %r on %r: writing its definition failed: %s",
+                       c.name, c.stream.config.name, e)
+            if create:
+                cs.files.removed(c.name)
+            raise ApiErrorException(E.consumer_store_failed(err=str(e))) from e
+
+    def _recover_consumers(self, name: str) -> None:
+        """Bring back the consumers of a recovered file stream (Go doConsumers)."""
+        recovered = load_consumers(persist.stream_dir(self.store_dir, name))
+        if not recovered:
+            return
+        cs = self._consumers_of(name)
+        now = self.clock()
+        for rec in recovered:
+            try:
+                c = Consumer(cs.stream, rec.name, rec.config, now, has_interest=self._has_interest,
+                             rng=self._rng, domain=self.domain)
+                c.created = rec.created
+                if rec.state is not None:
+                    c.restore(rec.state, now)
+            except Exception as e:  # a definition this server cannot run: say so, serve the others
+                _log.error("JetStream consumer '%s > %s' could not be recovered: %s", name, rec.name, e)
+                continue
+            cs.add(c)
+            cs.files.recovered(c)
+            if rec.state is None:  # it starts over: say so on disk, or the next start would start over again
+                try:
+                    cs.files.write_state(c, now)
+                except OSError as e:
+                    _log.error("JetStream consumer '%s > %s': writing its state failed: %s", name, rec.name, e)
+            self._consumer_subs(c, subscribe=True)
+            if not c.is_pull:
+                c.set_interest(self._has_interest(c.cfg.deliver_subject), now)
+        cs.settle(now)
+
+    def _sync_consumers(self) -> None:
+        """Write the state of every file-stream consumer that changed (once per loop turn)."""
+        now = 0
+        for cs in self.consumer_sets.values():
+            if cs.files is not None and cs.consumers:
+                now = now or self.clock()
+                cs.files.sync(cs.consumers.values(), now)
 
     def _consumer_subs(self, c: Consumer, *, subscribe: bool) -> None:
         key = (c.stream.config.name, c.name)
@@ -874,6 +957,8 @@ class JetStreamService:
         cs = self.consumer_sets.get(sname)
         if cs is not None and c.name in cs.consumers:
             cs.remove(c.name, now)
+            if cs.files is not None:
+                cs.files.removed(c.name)
         self._outq.extend(c.drain())
         self._consumer_advisory(c, "DELETED", "delete", now)
         self._flush_consumers()
@@ -887,6 +972,9 @@ class JetStreamService:
         until = ccfg.parse_time(req.pause_until) or 0
         c.pause(until, now)
         c.cfg = ccfg.set_static_metadata(c.cfg)
+        cs = self.consumer_sets.get(arg[0])
+        if cs is not None and cs.files is not None:
+            self._write_consumer(cs, c, now, create=False)
         self._flush_consumers()
         paused = until > now
         return ConsumerPauseResponse(paused=paused, pause_until=rfc3339nano(until),
@@ -917,6 +1005,8 @@ class JetStreamService:
                         c.set_interest(self._has_interest(c.cfg.deliver_subject), now)
         for cs in list(self.consumer_sets.values()):
             for c in cs.tick(now):
+                if cs.files is not None:
+                    cs.files.removed(c.name)
                 self._consumer_subs(c, subscribe=False)
                 self._outq.extend(c.drain())
                 self._consumer_advisory(c, "DELETED", "delete", now)

@@ -979,8 +979,7 @@ class _Monitor:
     # -- /healthz --------------------------------------------------------------
     def healthz(self, query) -> web.Response:
         self.count("/healthz")
-        for p in ("js-enabled", "js-enabled-only", "js-server-only", "js-meta-only"):
-            _bool(query, p)
+        js_flags = {p: _bool(query, p) for p in ("js-enabled", "js-enabled-only", "js-server-only", "js-meta-only")}
         details = _bool(query, "details")
         account, stream, consumer = query.get("account", ""), query.get("stream", ""), query.get("consumer", "")
         err = ""
@@ -989,7 +988,13 @@ class _Monitor:
         elif not stream and consumer:
             err = '"stream" must not be empty when checking consumer health'
         if not err:
-            return self._json({"status": "ok"}, indent=False)
+            js = getattr(self.server, "jetstream", None)
+            if js is None or js_flags["js-server-only"] or js_flags["js-enabled-only"] or js_flags["js-enabled"]:
+                return self._json({"status": "ok"}, indent=False)
+            from natsd.jetstream import health  # Go healthz: stream recovery and write errors
+
+            code, body = health.check(js, account=account, stream=stream, consumer=consumer, details=details)
+            return self._json(body, status=code, indent=False)
         if details:
             body = {"status": "error", "errors": [{"type": "BAD_REQUEST", "error": err}]}
         else:
