@@ -47,3 +47,31 @@ def test_request_to_nobody_still_gets_no_responders_and_internal_unsub_works() -
     svc.unsubscribe(sub)
     c.receive(b"PUB svc r 0\r\n\r\n")
     assert bytes(c.out) == b"HMSG r 1 35 35\r\nNATS/1.0 503\r\nNats-Subject: svc\r\n\r\n\r\n"
+
+
+def test_unique_ack_subjects_reach_wildcard_and_literal_subscribers() -> None:
+    # Ack subjects are routed through a result shared per consumer; a client's
+    # subscription on a literal ack subject must still be honoured, and
+    # counts must survive the small cache for such subjects being recycled.
+    broker = Broker()
+    svc = broker.new_internal_client("$JS")
+    acks = []
+    svc.subscribe("$JS.ACK.S.C.*.*.*.*.*", lambda sub, s, r, h, p: acks.append(s))
+    c = broker.new_client(0)
+    c.receive(CONNECT + b"PING\r\n")
+    c.out.clear()
+    n = 600
+    c.receive(b"".join(b"PUB $JS.ACK.S.C.1.%d.%d.0.0 4\r\n+ACK\r\n" % (i, i) for i in range(n)))
+    assert acks == [b"$JS.ACK.S.C.1.%d.%d.0.0" % (i, i) for i in range(n)]
+    watcher = broker.new_client(0)
+    watcher.receive(CONNECT + b"SUB $JS.ACK.> 1\r\nSUB $JS.ACK.S.C.1.7.7.0.0 2\r\n")
+    acks.clear()
+    c.receive(b"PUB $JS.ACK.S.C.1.7.7.0.0 4\r\n+ACK\r\nPUB $JS.ACK.S.C.1.8.8.0.0 4\r\n+ACK\r\n")
+    assert acks == [b"$JS.ACK.S.C.1.7.7.0.0", b"$JS.ACK.S.C.1.8.8.0.0"]
+    assert sorted(bytes(watcher.out).split(b"\r\n+ACK\r\n")) == sorted([
+        b"", b"MSG $JS.ACK.S.C.1.7.7.0.0 1 4", b"MSG $JS.ACK.S.C.1.7.7.0.0 2 4", b"MSG $JS.ACK.S.C.1.8.8.0.0 1 4"])
+    for i in range(n):
+        c.receive(b"PUB $JS.ACK.S.C.1.%d.%d.0.0 4\r\n+ACK\r\n" % (i, i))
+    broker.fold_stats()
+    assert svc.out_msgs == 2 * n + 2
+    assert watcher.out_msgs == 3 + n + 1  # ack 7 matches both of its subscriptions

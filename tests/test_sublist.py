@@ -139,6 +139,28 @@ def test_sublist_agrees_with_the_naive_matcher(program) -> None:
             assert matched(sl, arg) == naive(live, arg)
 
 
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(patterns(), st.sampled_from([None, "q1"])), max_size=8),
+       st.lists(tokens, min_size=1, max_size=2), st.lists(tokens, min_size=0, max_size=3))
+def test_wild_tail_result_serves_every_subject_with_that_head(pats, head, tail) -> None:
+    # The shared result Broker uses for ack subjects: when match_wild_tail
+    # answers, it equals the match of every subject with that head and length.
+    sl = Sublist()
+    live = [sub(p, q, str(i)) for i, (p, q) in enumerate(pats)]
+    for s in live:
+        sl.insert(s)
+    n = len(head) + len(tail)
+    r = sl.match_wild_tail(head, n)
+    if r is None:
+        assert any(len(s.subject.split(".")) > len(head) for s in live)
+        return
+    got = set(r.psubs)
+    for grp in r.qsubs:
+        got.update(grp)
+    assert got == naive(live, ".".join(head + tail))
+    assert matched(sl, ".".join(head + tail)) == got
+
+
 def test_subject_validation_and_filters() -> None:
     assert is_valid_subject("foo.*.>")
     assert not is_valid_subject("foo bar")

@@ -396,17 +396,17 @@ class JetStreamService:
     def sync(self) -> None:
         """Group commit: fsync every file store written since the last call.
         The shell calls this before it writes the loop turn's PubAcks; consumer
-        state that changed in the turn is written first, on every sync policy."""
+        state that changed in the turn is written after the messages, on every
+        sync policy."""
+        if self.storage.sync == "group":  # "always": the store syncs each write; "interval": tick() drives it
+            for entry in self.streams.values():
+                store = entry.stream.store
+                if getattr(store, "needs_sync", False):
+                    try:
+                        store.sync()
+                    except Exception as e:  # sticky in the store: later writes fail with it
+                        _log.error("JetStream stream %r: sync failed: %s", entry.stream.config.name, e)
         self._sync_consumers()
-        if self.storage.sync != "group":
-            return  # "always": the store syncs each write; "interval": tick() drives it
-        for entry in self.streams.values():
-            store = entry.stream.store
-            if getattr(store, "needs_sync", False):
-                try:
-                    store.sync()
-                except Exception as e:  # sticky in the store: later writes fail with it
-                    _log.error("JetStream stream %r: sync failed: %s", entry.stream.config.name, e)
 
     def stop(self) -> None:
         """Sync and close every store (server shutdown)."""
@@ -788,7 +788,7 @@ class JetStreamService:
                 _log.error("JetStream consumer '%s > %s' could not be recovered: %s", name, rec.name, e)
                 continue
             cs.add(c)
-            cs.files.recovered(c)
+            cs.files.recovered(c, rec)
             if rec.state is None:  # it starts over: say so on disk, or the next start would start over again
                 try:
                     cs.files.write_state(c, now)

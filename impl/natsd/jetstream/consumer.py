@@ -41,8 +41,8 @@ stream-level glue (hooks, interest/workqueue retention) is
 Intended differences from Go: a message larger than the rate limit's burst
 waits for a full bucket (Go would never send it); replay "original" holds a message until its original gap has passed, at the
 resolution of the shell's timer (Go sleeps); pull inactivity is measured
-without Go's random jitter; consumer state is not persisted (natsd's streams
-are in memory too).
+without Go's random jitter. Consumers of file streams are persisted by
+``natsd.jetstream._consumerpersist`` and continue through ``restore``.
 
 Spec rules: consumer.deliver.*, consumer.replay.original,
 consumer.ack.reply_subject, consumer.ack.none, consumer.ack.explicit,
@@ -112,8 +112,13 @@ def ack_reply_info(subject: str) -> tuple[int, int, int, int, int]:
     if (n != 9 and n < 11) or toks[0] != "$JS" or toks[1] != "ACK":
         return 0, 0, 0, 0, 0
     off = 4 if n >= 11 else 2
+    nums = toks[off + 2 : off + 7]
+    joined = "".join(nums)
+    if joined.isdigit() and joined.isascii() and all(nums):  # the usual case: five plain numbers
+        dc, sseq, dseq, ts, pending = map(int, nums)
+        return sseq, dseq, dc, ts, pending
     vals = []
-    for t in toks[off + 2 : off + 7]:
+    for t in nums:
         vals.append(int(t) if t.isdigit() and t.isascii() else -1)
     dc, sseq, dseq, ts, pending = vals
     return max(sseq, 0), max(dseq, 0), max(dc, 0), ts, max(pending, 0)
@@ -738,6 +743,46 @@ class Consumer(PullRequests):
         self.cstore.set_starting(seq - 1)
         self.npc = self._calc_pending()
         return seq
+
+    def restore(self, st, now: int) -> None:
+        """Continue from a persisted consumer-store state ``st`` (a
+        ``natsd.jetstream._consumerpersist.PersistedState``): Go applyState,
+        checkRedelivered and, when the stream came back shorter than what was
+        delivered, reconcileStateWithStream."""
+        self.sseq, self.dseq = st.delivered_stream + 1, st.delivered_consumer + 1
+        self.adflr, self.asflr = st.ack_floor_consumer, st.ack_floor_stream
+        self.pending = {s: [d, ts] for s, d, ts in st.pending}
+        self.rdc = dict(st.redelivered)
+        self.rdq.clear()
+        self.rdqi.clear()
+        self.lss = None
+        ss = self.store.fast_state()
+        for seq in [s for s in self.rdc if s < ss.first_seq]:
+            del self.rdc[seq]
+        cs = self.cstore = StoreState(self.cfg.ack_policy == "none", self.cfg.max_deliver)
+        cs.dc, cs.ds, cs.ac, cs.as_ = st.delivered_consumer, st.delivered_stream, st.ack_floor_consumer, \
+            st.ack_floor_stream
+        cs.pending = {s: d for s, d, _ in st.pending}
+        cs.rd = dict(self.rdc)
+        if self.sseq - 1 > ss.last_seq:  # Go reconcileStateWithStream: the stream lost its tail
+            if self.asflr > ss.last_seq:
+                self.asflr, self.adflr = ss.last_seq, max(self.dseq - 1, 0)
+                self.pending, self.rdc = {}, {}
+            self.pending = {s: p for s, p in self.pending.items() if s <= ss.last_seq}
+            self.rdc = {s: n for s, n in self.rdc.items() if s <= ss.last_seq}
+            if not self.pending:
+                self.sseq, self.dseq = self.asflr + 1, self.adflr + 1
+            else:
+                self.sseq = max(self.pending) + 1
+                self.dseq = max(p[0] for p in self.pending.values()) + 1
+            cs.sync(self)
+        self.npc = self._calc_pending()
+        self.ack_deadline = 0
+        if self.pending:  # Go: check pending soon after a restart, 500ms..1.5s, or ack_wait when shorter
+            delay = 500 * _MS + self.rng.randrange(1000) * _MS
+            if self.cfg.ack_wait < delay:
+                delay = self._ack_wait(0)
+            self.ack_deadline = now + delay
 
     def _move_ack_floor(self, dseq: int, sseq: int) -> None:
         """Go moveAckFloor."""

@@ -28,7 +28,12 @@ Delivery uses a per-broker cache: subject bytes -> the ready-made frame
 prefixes (``MSG <subject> <sid>``) of every matching subscription. The tail
 of the frame (`` [reply] <size>\\r\\n<payload>\\r\\n``) is one slice of the
 publisher's input, so a delivery is two ``bytearray`` appends. The cache is
-dropped whenever the sublist's generation changes.
+dropped whenever the sublist's generation changes. Subjects that nearly never
+repeat (``$JS.ACK.`` acks, ``_INBOX.`` replies) get a small cache of their own
+so they cannot push the long-lived entries out; acks are routed with one
+sublist result per consumer (``Broker._ack_route``). A ``PUB`` line not yet in
+the line cache is parsed by ``_quick_pub`` when it has the plain form, and is
+learned only when it is likely to come again.
 """
 
 from __future__ import annotations
@@ -57,6 +62,8 @@ from natsd.subjects.validate import is_valid_literal_subject
 __all__ = ["Broker", "Client", "ConnectOpts", "InternalClient"]
 
 _rand = random.random
+# Subject prefixes that are nearly always unique: consumer acks and reply inboxes.
+_VOLATILE = (b"$JS.ACK.", b"_INBOX.")
 
 # Go op names and what follows them: "spc" = one space/tab then arguments,
 # "opt" = optional spaces then arguments, "ign" = ignore up to LF.
@@ -257,6 +264,8 @@ class Client:
             while pos < n:
                 nl = buf.find(b"\n", pos)
                 pa = lcache.get(buf[pos:nl]) if nl > 0 else None
+                if pa is None and nl > 0:
+                    pa = self._quick_pub(buf, pos, nl)
                 if pa is None:
                     newpos = self._slow_op(buf, pos)
                     if newpos < 0:
@@ -284,7 +293,7 @@ class Client:
                     broker.reset_fast()
                 ent = (broker.fast if hdr < 0 else broker.fast_h).get(subj)
                 if ent is None:
-                    ent = broker.build_entry(subj, hdr >= 0)
+                    ent = broker.entry(subj, hdr >= 0)
                 simple = ent[0]
                 if simple:
                     ent[3] += 1
@@ -303,6 +312,41 @@ class Client:
                 self.in_msgs += nmsgs
                 self.in_bytes += nbytes
 
+    def _quick_pub(self, buf: bytes, pos: int, nl: int) -> tuple | None:
+        """A plain ``PUB subj [reply] size\\r`` line not in the line cache, parsed
+        without the byte state machine; None when ``_slow_op`` must decide.
+
+        Ack subjects and reply inboxes make most such lines unique, so the line
+        is learned only when it is likely to come again."""
+        if buf[pos : pos + 4] != b"PUB " or self.awaiting_auth or self.trace or self.pedantic:
+            return None
+        line = buf[pos + 4 : nl - 1]
+        if buf[nl - 1] != 13 or len(line) > self.broker.max_control_line or b"\r" in line or b"\t" in line:
+            return None
+        args = line.split(b" ")
+        na = len(args)
+        if na == 2:
+            subj, sz = args
+            reply = None
+        elif na == 3:
+            subj, reply, sz = args
+            if not reply:
+                return None
+        else:
+            return None
+        if not subj or not sz.isdigit() or len(sz) > 9:
+            return None
+        size = int(sz)
+        if size > self.broker.max_payload:
+            return None
+        pa = (subj, reply, -1, size, 4 + len(subj), self._line_simple_ok(subj, reply))
+        if not (subj.startswith(_VOLATILE) or (reply is not None and reply.startswith(_VOLATILE))):
+            lines = self._lines
+            if len(lines) >= 512:
+                lines.clear()
+            lines[buf[pos:nl]] = pa
+        return pa
+
     def _learn_line(self, name, arg, buf, after, subj, reply, hdr, size) -> None:
         # Remember a well-formed line ("PUB a [r] n\r" with single spaces) so the
         # next identical line skips parsing. Only lines whose bytes alone decide
@@ -317,10 +361,16 @@ class Client:
         lines = self._lines
         if len(lines) >= 512:
             lines.clear()
-        simple_ok = (self.perms is None and not self.verbose and not self.trace and (self.echo or not self.subs)
-                     and subj[:1] not in (b"_", b"$")
-                     and (reply is None or reply[:1] not in (b"_", b"$")))
-        lines[line] = (subj, reply, hdr, size, len(name) + 1 + len(subj), simple_ok)
+        lines[line] = (subj, reply, hdr, size, len(name) + 1 + len(subj), self._line_simple_ok(subj, reply))
+
+    def _line_simple_ok(self, subj: bytes, reply: bytes | None) -> bool:
+        # True when _inbound's checks cannot refuse this line (they depend on
+        # its bytes and on options that clear the line cache when they change),
+        # so the parse loop may route it itself.
+        return (self.perms is None and not self.verbose and not self.trace and (self.echo or not self.subs)
+                and not (subj[:1] in (b"_", b"$") and is_reserved_publish(subj.decode("latin-1")))
+                and not (reply is not None and reply[:1] in (b"_", b"$")
+                         and is_reserved_reply(reply.decode("latin-1"))))
 
     def _await_payload(self, subj, reply, hdr, size, head, buf, start) -> None:
         self._pa = (subj, reply, hdr, size, head)
@@ -657,7 +707,14 @@ class Client:
         for c, sub, prefix in ent[1]:
             if sub.closed or (c is self and not echo):
                 continue
-            self._deliver_one(c, sub, prefix, subj, reply, tail, size, hdr)
+            if c.internal and c.perms is None and not sub.max:
+                # _deliver_one for an internal subscriber, without the calls
+                c.dispatch(sub, subj, reply, tail, size, hdr)
+                c.out_msgs += 1
+                c.out_bytes += size
+                sub.nm += 1
+            else:
+                self._deliver_one(c, sub, prefix, subj, reply, tail, size, hdr)
             delivered = True
         for members in ent[2]:
             c, sub, prefix = members[int(_rand() * len(members))]
@@ -761,15 +818,21 @@ class InternalClient(Client):
     def publish(self, subject: bytes, payload: bytes, reply: bytes | None = None,
                 headers: bytes | None = None) -> None:
         """Route a message as if this client had sent PUB/HPUB."""
-        size = len(payload) + (len(headers) if headers else 0)
-        head = b" " + (reply + b" " if reply is not None else b"")
         if headers:
-            head += str(len(headers)).encode() + b" " + str(size).encode() + b"\r\n" + headers
             hdr = len(headers)
+            size = hdr + len(payload)
+            if reply is not None:
+                tail = b" %s %d %d\r\n%s%s\r\n" % (reply, hdr, size, headers, payload)
+            else:
+                tail = b" %d %d\r\n%s%s\r\n" % (hdr, size, headers, payload)
         else:
-            head += str(size).encode() + b"\r\n"
             hdr = -1
-        self._inbound(subject, reply, head + payload + b"\r\n", size, hdr)
+            size = len(payload)
+            if reply is not None:
+                tail = b" %s %d\r\n%s\r\n" % (reply, size, payload)
+            else:
+                tail = b" %d\r\n%s\r\n" % (size, payload)
+        self._inbound(subject, reply, tail, size, hdr)
 
     def deliver(self, to: bytes, subject: bytes, payload: bytes, reply: bytes | None = None,
                 headers: bytes | None = None) -> bool:
@@ -781,20 +844,44 @@ class InternalClient(Client):
         ``$JS.ACK.`` subject, as only clients are held to that rule. True when
         some subscription received it.
         """
-        size = len(payload) + (len(headers) if headers else 0)
-        head = b" " + (reply + b" " if reply is not None else b"")
         if headers:
-            head += str(len(headers)).encode() + b" " + str(size).encode() + b"\r\n" + headers
             hdr = len(headers)
+            size = hdr + len(payload)
+            if reply is not None:
+                tail = b" %s %d %d\r\n%s%s\r\n" % (reply, hdr, size, headers, payload)
+            else:
+                tail = b" %d %d\r\n%s%s\r\n" % (hdr, size, headers, payload)
+            verb = b"HMSG "
         else:
-            head += str(size).encode() + b"\r\n"
             hdr = -1
-        tail = head + payload + b"\r\n"
+            size = len(payload)
+            if reply is not None:
+                tail = b" %s %d\r\n%s\r\n" % (reply, size, payload)
+            else:
+                tail = b" %d\r\n%s\r\n" % (size, payload)
+            verb = b"MSG "
         self.in_msgs += 1
         self.in_bytes += size
         r = self.broker.sublist.match(to.decode("latin-1"))
-        verb = b"HMSG " if hdr >= 0 else b"MSG "
-        targets = [s for s in r.psubs if not s.closed]
+        psubs = r.psubs
+        if len(psubs) == 1 and not r.qsubs:
+            # The usual case (one inbox or deliver subject subscriber): _deliver_one inlined.
+            sub = psubs[0]
+            c = sub.client
+            if sub.closed:
+                return False
+            if not (sub.max or c.internal or c.trace or c.perms is not None or (hdr >= 0 and not c.headers)):
+                if c.close_reason is None:
+                    ob = c.out
+                    if not ob:
+                        self.broker.dirty.append(c)
+                    ob += verb + subject + b" " + sub.sid
+                    ob += tail
+                c.out_msgs += 1
+                c.out_bytes += size
+                sub.nm += 1
+                return True
+        targets = [s for s in psubs if not s.closed]
         for grp in r.qsubs:
             live = [s for s in grp if not s.closed]
             if live:
@@ -846,6 +933,11 @@ class Broker:
         self.out_msgs = 0
         self.fast: dict[bytes, list] = {}  # subject -> delivery entry (see build_entry)
         self.fast_h: dict[bytes, list] = {}  # the same for HPUB (HMSG frames)
+        # Subjects that rarely come twice (acks, reply inboxes) get their own
+        # small caches, so they never push the long-lived entries out.
+        self.fast_v: dict[bytes, list] = {}
+        self.fast_vh: dict[bytes, list] = {}
+        self.fast_t: dict[tuple, object] = {}  # ack routes, see _ack_route
         self.fast_gen = -1
 
     # -- clients ----------------------------------------------------------
@@ -906,12 +998,15 @@ class Broker:
         self.fold_stats()
         self.fast.clear()
         self.fast_h.clear()
+        self.fast_v.clear()
+        self.fast_vh.clear()
+        self.fast_t.clear()
         self.fast_gen = self.sublist.genid
 
-    def fold_stats(self) -> None:
+    def fold_stats(self, caches: tuple | None = None) -> None:
         # Fast-path deliveries are counted per cache entry; move the counts
         # to the subscriptions and clients they belong to.
-        for cache in (self.fast, self.fast_h):
+        for cache in caches or (self.fast, self.fast_h, self.fast_v, self.fast_vh):
             for ent in cache.values():
                 cnt = ent[3]
                 if cnt:
@@ -928,8 +1023,33 @@ class Broker:
             self.reset_fast()
         ent = (self.fast_h if headers else self.fast).get(subj)
         if ent is None:
-            ent = self.build_entry(subj, headers)
+            ent = (self.fast_vh if headers else self.fast_v).get(subj)
+            if ent is None:
+                ent = self.build_entry(subj, headers)
         return ent
+
+    def _ack_route(self, subj: bytes, headers: bool):
+        """(sublist result, shared entry or None) for an ack subject, kept per
+        (stream, consumer, token count) when only wildcards can match past the
+        consumer name; None when the subject needs its own match.
+
+        When every match is an internal subscription (the usual consumer ack
+        subscription), frame prefixes are never used, so one entry serves
+        every ack subject of the consumer and nothing is cached per ack."""
+        toks = subj.split(b".")
+        if len(toks) < 5 or not all(toks):
+            return None
+        key = (toks[2], toks[3], len(toks), headers)
+        t = self.fast_t.get(key)
+        if t is None:
+            if len(self.fast_t) >= 1024:
+                self.fast_t.clear()
+            r = self.sublist.match_wild_tail([tok.decode("latin-1") for tok in toks[:4]], len(toks))
+            ent = None
+            if r is not None and not r.qsubs and all(s.client.internal and not s.max for s in r.psubs):
+                ent = [[], [(s.client, s, b"") for s in r.psubs], [], 0, 0, []]
+            t = self.fast_t[key] = (r, ent)
+        return t if t[0] is not None else None
 
     def build_entry(self, subj: bytes, headers: bool) -> list:
         """[simple, per-delivery, queue groups, count, bytes, simple subs].
@@ -937,7 +1057,16 @@ class Broker:
         ``simple`` holds (out buffer, client, frame prefix) for subscriptions a
         message reaches with two appends; the others need per-delivery work.
         """
-        r = self.sublist.match(subj.decode("latin-1"))
+        volatile = subj.startswith(_VOLATILE)
+        r = None
+        if subj.startswith(b"$JS.ACK."):
+            t = self._ack_route(subj, headers)
+            if t is not None:
+                r, shared = t
+                if shared is not None:
+                    return shared
+        if r is None:
+            r = self.sublist.match(subj.decode("latin-1"), not volatile)
         head = (b"HMSG " if headers else b"MSG ") + subj + b" "
         simple = []
         simple_subs = []
@@ -952,6 +1081,13 @@ class Broker:
                 simple_subs.append(s)
         qlists = [[(s.client, s, head + s.sid) for s in grp] for grp in r.qsubs]
         ent = [simple, rest, qlists, 0, 0, simple_subs]
+        if volatile:
+            cache = self.fast_vh if headers else self.fast_v
+            if len(cache) >= 256:
+                self.fold_stats((cache,))
+                cache.clear()
+            cache[subj] = ent
+            return ent
         cache = self.fast_h if headers else self.fast
         if len(cache) >= 4096:
             self.reset_fast()

@@ -198,7 +198,9 @@ class Sublist:
             del cache[key]
 
     # -- lookup -----------------------------------------------------------
-    def match(self, subject: str) -> SublistResult:
+    def match(self, subject: str, cache_result: bool = True) -> SublistResult:
+        """``cache_result=False`` for subjects that will not come again (ack
+        subjects, reply inboxes): they would only push useful entries out."""
         self.matches += 1
         r = self._cache.get(subject)
         if r is not None:
@@ -210,12 +212,28 @@ class Sublist:
         if all(toks):
             _match_level(self._root, toks, 0, psubs, qgroups)
         r = SublistResult(psubs, list(qgroups.values()))
+        if not cache_result:
+            return r
         cache = self._cache
         cache[subject] = r
         if len(cache) > CACHE_MAX:
             for key in list(cache)[: len(cache) - CACHE_SWEEP]:
                 del cache[key]
         return r
+
+    def match_wild_tail(self, head: list[str], n: int) -> SublistResult | None:
+        """The result every ``n``-token subject starting with the tokens ``head``
+        gets, or None when some subscription has a literal token past ``head``
+        (then such subjects may match differently). Tokens must be non-empty.
+
+        Ack subjects ($JS.ACK.<stream>.<consumer>.<numbers>) are unique, but a
+        consumer's ack subscription ends in wildcards: one walk serves them all.
+        """
+        psubs: list[Subscription] = []
+        qgroups: dict[str, list[Subscription]] = {}
+        if not _match_wild_tail(self._root, head, n, 0, psubs, qgroups):
+            return None
+        return SublistResult(psubs, list(qgroups.values()))
 
     def has_interest(self, subject: str) -> bool:
         return bool(self.match(subject))
@@ -262,6 +280,34 @@ def _match_level(level: _Level, toks: list[str], i: int, psubs, qgroups) -> None
             return
         level = node.next
         i += 1
+
+
+def _match_wild_tail(level: _Level, head: list[str], n: int, i: int, psubs, qgroups) -> bool:
+    # _match_level for a subject whose tokens past ``head`` are unknown: only
+    # wildcards may match there; False when a literal token could.
+    while i < n:
+        fwc = level.fwc
+        if fwc is not None:
+            _add_node(fwc, psubs, qgroups)
+        pwc = level.pwc
+        if pwc is not None:
+            if i == n - 1:
+                _add_node(pwc, psubs, qgroups)
+            elif pwc.next is not None and not _match_wild_tail(pwc.next, head, n, i + 1, psubs, qgroups):
+                return False
+        if i >= len(head):
+            return not level.nodes
+        node = level.nodes.get(head[i])
+        if node is None:
+            return True
+        if i == n - 1:
+            _add_node(node, psubs, qgroups)
+            return True
+        if node.next is None:
+            return True
+        level = node.next
+        i += 1
+    return True
 
 
 def _collect(level: _Level, out: list[Subscription]) -> None:
