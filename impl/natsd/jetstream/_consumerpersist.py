@@ -6,8 +6,8 @@ Plays the part of nats-server's ``consumerFileStore`` (server/filestore.go:
 server/jetstream.go ``processStreamRecovery`` (``doConsumers``), with natsd's
 own file format. Layout, as Go's directory names::
 
-    <stream dir>/obs/<consumer>/consumer.json  {"config": ..., "created": ns, "sum": crc32}
-    <stream dir>/obs/<consumer>/state.json     {"state": ..., "sum": crc32}
+    <stream dir>/obs/<consumer>/consumer.json   {"config": ..., "created": ns, "sum": crc32}
+    <stream dir>/obs/<consumer>/state.0, state.1  header (magic, length, generation, crc32) + state JSON
 
 The state is Go's consumer-store state (``ConsumerState``): the delivered
 pair, the ack floor pair, the pending map (stream seq -> consumer seq and
@@ -15,9 +15,15 @@ delivery time in ns; Go keeps seconds) and the redelivery counts. It is taken
 from the consumer's store view (``natsd.jetstream._consumerstore.StoreState``),
 which is what Go writes, with the delivery times from the live pending map.
 
-Both files are written atomically (temporary file, rename; with fsync of the
-file and the directory unless the server syncs on an interval), so a crash
-leaves the old or the new version, never a torn one. ``ConsumerFiles.sync``
+The definition is written atomically (temporary file, fsync, rename, fsync
+of the directory). The state, written far more often, alternates between two
+files created with the consumer and rewritten in place (one fsync, no rename
+and no directory fsync: several times cheaper per write): each write carries
+the next generation number and goes to the file not holding the newest valid
+state, so a torn write leaves the previous state intact in the other file,
+and recovery takes the valid state with the highest generation. Writes are
+not fsynced when the server syncs on an interval (Go's default); a process
+crash still loses nothing written. ``ConsumerFiles.sync``
 writes the state of every consumer whose state changed since its last write;
 the service calls it once per event-loop turn before the turn's outputs leave
 (group commit) and at shutdown. Whether a state changed is judged by a cheap
@@ -27,10 +33,13 @@ no change goes unseen.
 
 Recovery (``load_consumers``) reads every consumer directory; a definition
 that is missing, unreadable or fails its checksum is reported and skipped
-(its directory is left alone); a damaged state file is reported and the
-consumer starts from its configuration, as a new one would.
+(its directory is left alone); a damaged state file is reported, and when
+neither file holds a valid state the consumer starts from its configuration,
+as a new one would.
 
-Ephemeral consumers are written too, as Go does: after a restart they come
+Consumers with mem_storage (nats-py's ordered consumers, KV watchers and
+object readers) and direct consumers are not written, as in Go (their
+consumer store is a memory one). Other ephemeral consumers are written too, as Go does: after a restart they come
 back and their inactive_threshold deletes them unless a client shows up.
 Their files are not fsynced (KV watchers and ordered consumers would pay an
 fsync per delivery turn for state nobody needs after a power loss).
@@ -41,6 +50,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import struct
 import zlib
 
 import msgspec
@@ -53,7 +63,9 @@ __all__ = ["ConsumerFiles", "PersistedState", "RecoveredConsumer", "load_consume
 _log = logging.getLogger("natsd")
 OBS = "obs"  # Go's consumerDir
 DEF = "consumer.json"
-STATE = "state.json"
+STATES = ("state.0", "state.1")
+_HDR = struct.Struct("<4sIQI")  # magic, body length, generation, crc32 of generation and body
+_MAGIC = b"NCS1"
 
 
 class PersistedState(msgspec.Struct, frozen=True, array_like=True):
@@ -72,16 +84,13 @@ class RecoveredConsumer(msgspec.Struct, frozen=True):
     config: ConsumerConfig
     created: int
     state: PersistedState | None
+    generation: int = 0  # of ``state``; 0 when there is none
+    slot: int = 0  # the file holding it
 
 
 class _Def(msgspec.Struct):
     config: msgspec.Raw
     created: int
-    sum: int
-
-
-class _State(msgspec.Struct):
-    state: msgspec.Raw
     sum: int
 
 
@@ -133,9 +142,15 @@ class ConsumerFiles:
         self.root = os.path.join(stream_dir, OBS)
         self.fsync = fsync
         self._written: dict[str, tuple] = {}  # consumer name -> fingerprint of the last write
+        self._gen: dict[str, tuple[int, int]] = {}  # consumer name -> (generation, slot) of the newest state
 
     def _dir(self, name: str) -> str:
         return os.path.join(self.root, name)
+
+    @staticmethod
+    def kept(c) -> bool:
+        """Go ConsumerStore: mem_storage (ordered consumers) and direct consumers get a memory store."""
+        return not (c.cfg.mem_storage or c.cfg.direct)
 
     def _fsync(self, c) -> bool:
         # Ephemerals are written (Go recovers them) but not fsynced: a power
@@ -144,8 +159,14 @@ class ConsumerFiles:
 
     def write_definition(self, c) -> None:
         """Write the consumer's config and creation time (creates its directory)."""
+        if not self.kept(c):
+            return
         d = self._dir(c.name)
         new = not os.path.isdir(d)
+        if new and not os.path.isdir(self.root):
+            os.makedirs(self.root, exist_ok=True)
+            if self._fsync(c):
+                _fsync_dir(os.path.dirname(self.root))
         os.makedirs(d, exist_ok=True)
         cfg = msgspec.json.encode(c.cfg)  # every field as held (Go's JSON omits some that matter here)
         doc = b'{"config":%s,"created":%d,"sum":%d}' % (cfg, c.created, _sum(cfg, c.created))
@@ -155,19 +176,39 @@ class ConsumerFiles:
             _fsync_dir(self.root)
 
     def created(self, c, now: int) -> None:
-        """A new consumer: its definition, then its starting state (Go SetStarting)."""
+        """A new consumer: its definition, its two state files, then its starting state (Go SetStarting)."""
+        if not self.kept(c):
+            return
         self.write_definition(c)
+        d = self._dir(c.name)
+        for name in STATES:
+            open(os.path.join(d, name), "wb").close()
+        if self._fsync(c):
+            _fsync_dir(d)
+        self._gen[c.name] = (0, 1)
         self.write_state(c, now)
 
     def write_state(self, c, now: int) -> None:
+        """Write ``c``'s state over the older of its two state files."""
+        gen, slot = self._gen.get(c.name, (0, 1))
+        gen, slot = gen + 1, 1 - slot
         raw = msgspec.json.encode(state_of(c, now))
-        _write_atomic(self._dir(c.name), STATE, b'{"sum":%d,"state":%s}' % (zlib.crc32(raw), raw), self._fsync(c))
+        path = os.path.join(self._dir(c.name), STATES[slot])
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o644)
+        try:
+            os.pwrite(fd, _HDR.pack(_MAGIC, len(raw), gen, _state_sum(gen, raw)) + raw, 0)
+            os.ftruncate(fd, _HDR.size + len(raw))
+            if self._fsync(c):
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+        self._gen[c.name] = (gen, slot)
         self._written[c.name] = _fingerprint(c)
 
     def sync(self, consumers, now: int) -> None:
         """Write the state of every consumer that changed since its last write."""
         for c in consumers:
-            if c.closed or self._written.get(c.name) == _fingerprint(c):
+            if c.closed or self._written.get(c.name) == _fingerprint(c) or not self.kept(c):
                 continue
             try:
                 self.write_state(c, now)
@@ -178,6 +219,7 @@ class ConsumerFiles:
         """Forget a deleted consumer: the definition first, so a crash in between
         cannot bring it back, then the rest of its directory."""
         self._written.pop(name, None)
+        self._gen.pop(name, None)
         d = self._dir(name)
         try:
             os.remove(os.path.join(d, DEF))
@@ -189,13 +231,33 @@ class ConsumerFiles:
             _log.error("JetStream consumer %r: removing its definition failed: %s", name, e)
         shutil.rmtree(d, ignore_errors=True)
 
-    def recovered(self, c) -> None:
-        """``c`` was brought back from disk in the state its files hold."""
+    def recovered(self, c, rec: RecoveredConsumer) -> None:
+        """``c`` was brought back from disk in the state ``rec`` read."""
+        self._gen[c.name] = (rec.generation, rec.slot) if rec.state is not None else (0, 1)
         self._written[c.name] = _fingerprint(c)
 
 
 def _sum(config_json: bytes, created: int) -> int:
     return zlib.crc32(config_json + b"|" + str(created).encode())
+
+
+def _state_sum(gen: int, raw: bytes) -> int:
+    return zlib.crc32(raw, zlib.crc32(gen.to_bytes(8, "little")))
+
+
+def _read_state(path: str) -> tuple[int, PersistedState] | None:
+    """(generation, state) of one state file; None when empty; raises ValueError when damaged."""
+    with open(path, "rb") as f:
+        data = f.read()
+    if not data:
+        return None
+    if len(data) < _HDR.size:
+        raise ValueError("short header")
+    magic, n, gen, crc = _HDR.unpack_from(data)
+    raw = data[_HDR.size : _HDR.size + n]
+    if magic != _MAGIC or len(raw) != n or _state_sum(gen, raw) != crc:
+        raise ValueError("checksum mismatch")
+    return gen, msgspec.json.decode(raw, type=PersistedState)
 
 
 def load_consumers(stream_dir: str) -> list[RecoveredConsumer]:
@@ -224,18 +286,20 @@ def load_consumers(stream_dir: str) -> list[RecoveredConsumer]:
             _log.error("JetStream consumer %r: definition in %s unreadable (%s): skipped (left untouched)",
                        name, d, e)
             continue
-        state = None
-        try:
-            with open(os.path.join(d, STATE), "rb") as f:
-                sdoc = msgspec.json.decode(f.read(), type=_State)
-            sraw = bytes(sdoc.state)
-            if zlib.crc32(sraw) != sdoc.sum:
-                raise ValueError("checksum mismatch")
-            state = msgspec.json.decode(sraw, type=PersistedState)
-        except FileNotFoundError:
-            pass
-        except (OSError, ValueError, msgspec.DecodeError) as e:
-            _log.error("JetStream consumer %r: state in %s unreadable (%s): it starts from its configuration",
-                       name, d, e)
-        out.append(RecoveredConsumer(name, config, doc.created, state))
+        best: tuple[int, int, PersistedState] | None = None  # generation, slot, state
+        for slot, fname in enumerate(STATES):
+            try:
+                got = _read_state(os.path.join(d, fname))
+            except FileNotFoundError:
+                continue
+            except (OSError, ValueError, msgspec.DecodeError) as e:
+                _log.warning("JetStream consumer %r: %s unreadable (%s)", name, fname, e)
+                continue
+            if got is not None and (best is None or got[0] > best[0]):
+                best = (got[0], slot, got[1])
+        if best is None:
+            _log.error("JetStream consumer %r: no readable state in %s: it starts from its configuration", name, d)
+            out.append(RecoveredConsumer(name, config, doc.created, None))
+        else:
+            out.append(RecoveredConsumer(name, config, doc.created, best[2], best[0], best[1]))
     return out

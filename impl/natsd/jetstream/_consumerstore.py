@@ -9,7 +9,8 @@ consumer store, updated by different rules than the consumer's live fields
 ``UpdateAcks``), and ConsumerInfo reports the ack floor, and once there is
 state the delivered pair, from that copy. ``natsd.jetstream.consumer.Consumer``
 feeds a ``StoreState`` the same calls so its info is Go's. Pure data, no IO.
-Nothing is persisted yet (consumers live in memory, as natsd's streams do).
+For file streams this is the state
+``natsd.jetstream._consumerpersist`` writes, as Go's consumerFileStore does.
 
 Spec rules: consumer.info.delivered (the stored pair), consumer.ack.explicit
 and consumer.ack.all (the reported floor).

@@ -50,6 +50,8 @@ class StreamConsumers:
         self.consumers: dict[str, Consumer] = {}
         self.removed: list[tuple[int, str]] = []
         self.notify: Callable[[], None] | None = None  # called after a hook produced outputs
+        # natsd.jetstream._consumerpersist.ConsumerFiles of a file stream (set by the service), else None
+        self.files = None
         stream.on_stored = self._on_stored
         stream.on_purged = self._on_purged
         stream.interest = self.interest
