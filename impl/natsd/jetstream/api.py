@@ -627,9 +627,21 @@ class JetStreamService:
         r = self.broker.sublist.match(subject)
         return bool(r.psubs or r.qsubs)
 
+    def _push_interest(self, cfg: ConsumerConfig) -> bool:
+        """Whether a push consumer is bound. Go tracks it with the sublist's
+        registerNotification: only a subscription on exactly the deliver subject
+        counts (in the deliver group, when one is set); a wildcard subscription
+        that would receive the messages does not."""
+        subject = cfg.deliver_subject
+        r = self.broker.sublist.match(subject)
+        group = cfg.deliver_group
+        if not group:
+            return any(s.subject == subject and not s.closed for s in r.psubs)
+        return any(s.subject == subject and s.queue == group and not s.closed for grp in r.qsubs for s in grp)
+
     def _consumer_info_fields(self, c: Consumer, now: int, dynamic: bool = True) -> dict:
         if not c.is_pull:
-            c.set_interest(self._has_interest(c.cfg.deliver_subject), now)
+            c.set_interest(self._push_interest(c.cfg), now)
         info = c.info(now)
         fields = {f: getattr(info, f) for f in info.__struct_fields__}
         if dynamic:
@@ -702,7 +714,7 @@ class JetStreamService:
                 others = [(n, o.cfg) for n, o in cs.consumers.items()]
                 if not ccfg.partition_unique(cname, ccfg.filters_of(cfg), others):
                     raise ApiErrorException(E.consumer_wq_consumer_not_unique())
-            bound = bool(eo.cfg.deliver_subject) and self._has_interest(eo.cfg.deliver_subject)
+            bound = bool(eo.cfg.deliver_subject) and self._push_interest(eo.cfg)
             if cfg.inactive_threshold == 0 and not ccfg.is_durable(cfg):
                 cfg = msgspec.structs.replace(cfg, inactive_threshold=eo.cfg.inactive_threshold)
             ccfg.check_update(eo.cfg, cfg, bound)
@@ -711,7 +723,7 @@ class JetStreamService:
             if old_deliver != cfg.deliver_subject:
                 self._consumer_subs(eo, subscribe=False)
                 self._consumer_subs(eo, subscribe=True)
-                eo.set_interest(self._has_interest(cfg.deliver_subject), now)
+                eo.set_interest(self._push_interest(cfg), now)
             if scfg.retention == "interest":
                 cs.cleanup_no_interest(eo.asflr)
             cs.settle(now)
@@ -748,7 +760,7 @@ class JetStreamService:
         cs.add(c)
         self._consumer_subs(c, subscribe=True)
         if not c.is_pull:
-            c.set_interest(self._has_interest(cfg.deliver_subject), now)
+            c.set_interest(self._push_interest(cfg), now)
         self._consumer_advisory(c, "CREATED", "create", now)
         if c.pause_until > now:
             c.pause_advisory(now)  # Go: after the create reply, when created paused
@@ -796,7 +808,7 @@ class JetStreamService:
                     _log.error("JetStream consumer '%s > %s': writing its state failed: %s", name, rec.name, e)
             self._consumer_subs(c, subscribe=True)
             if not c.is_pull:
-                c.set_interest(self._has_interest(c.cfg.deliver_subject), now)
+                c.set_interest(self._push_interest(c.cfg), now)
         cs.settle(now)
 
     def _sync_consumers(self) -> None:
@@ -1002,7 +1014,7 @@ class JetStreamService:
             for cs in self.consumer_sets.values():
                 for c in cs.consumers.values():
                     if not c.is_pull:
-                        c.set_interest(self._has_interest(c.cfg.deliver_subject), now)
+                        c.set_interest(self._push_interest(c.cfg), now)
         for cs in list(self.consumer_sets.values()):
             for c in cs.tick(now):
                 if cs.files is not None:
