@@ -81,7 +81,7 @@ __all__ = [
 ]
 
 #: Modules that define areas (imported by :func:`load_areas`).
-AREA_MODULES = ("natsd.oracle.routing", "natsd.oracle.stream")
+AREA_MODULES = ("natsd.oracle.routing", "natsd.oracle.stream", "natsd.oracle.store", "natsd.oracle.consumer")
 
 
 class Op(msgspec.Struct, frozen=True, tag=True, repr_omit_defaults=True):

@@ -31,7 +31,7 @@ from ._core import select as _select
 
 __all__ = ["AREAS", "ProofResult", "Verdict", "names", "proof", "prove", "run_all", "witness"]
 
-AREAS: tuple[str, ...] = ("routing", "stream")
+AREAS: tuple[str, ...] = ("routing", "stream", "consumer")
 
 
 def _load() -> None:

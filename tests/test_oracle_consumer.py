@@ -1,0 +1,436 @@
+"""Consumers: the reference model states Go's semantics, and natsd agrees with it.
+
+Three kinds of tests:
+
+- the model alone (Go's less obvious consumer behaviours, stated as tests);
+- the model against the Go nats-server (harness ``go``): this is what
+  validates the model; a planted model fault must make it fail;
+- natsd against the model: in process (``core``), over the wire (``wire``) and
+  beside Go (``differential``). These skip, with the reason, while natsd does
+  not answer the consumer API.
+
+The campaigns here are bounded; `natsd-campaign run consumer --harness H` runs long ones.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import json
+
+import pytest
+from hypothesis import HealthCheck, Phase, Verbosity, settings
+from hypothesis import seed as hypothesis_seed
+from hypothesis.stateful import run_state_machine_as_test
+
+from natsd.model import consumer as MC
+from natsd.model.consumer import ConsumerModel
+from natsd.oracle.base import Divergence, Recorder, build_machine, get_area, replay
+from natsd.oracle.campaign import run_campaign
+from natsd.oracle.consumer import (
+    Ack,
+    AdvanceTime,
+    ConsumerInfo,
+    CreateConsumer,
+    CreateStream,
+    DeleteConsumer,
+    DeleteMsg,
+    Fetch,
+    Publish,
+    Purge,
+    StreamInfo,
+    consumers_answer,
+)
+
+AREA = get_area("consumer")
+SEC = 10**9
+MS = 10**6
+
+
+def _campaign(harness: str, steps: int, **kw):
+    result = run_campaign(AREA, harness, steps=steps, seed=kw.pop("seed", 20240601), db=None, **kw)
+    assert result.ok, result.failures[0].message + "\nops: " + repr(result.failures[0].ops)
+    assert result.steps >= steps
+    assert {"Fetch", "Ack", "CreateConsumer", "Publish", "ConsumerInfo"} <= set(result.ops)
+    assert not result.unknown_rules
+    return result
+
+
+@functools.cache
+def _natsd_missing() -> str | None:
+    return consumers_answer("natsd")
+
+
+def _require_natsd_wire() -> None:
+    reason = _natsd_missing()
+    if reason:
+        pytest.skip(f"natsd does not serve the consumer API yet: {reason}")
+
+
+def _require_natsd_core() -> None:
+    try:
+        import natsd.jetstream.consumer  # noqa: F401
+    except ImportError as e:
+        pytest.skip(f"natsd.jetstream.consumer cannot be imported yet: {e}")
+
+
+def _model(stream: dict | None = None) -> ConsumerModel:
+    m = ConsumerModel()
+    m.create("S", {"name": "S", "storage": "memory", "subjects": ["a", "b", "c.*"], **(stream or {})})
+    return m
+
+
+def _create(m: ConsumerModel, name: str = "C", **cfg) -> dict:
+    return m.consumer_create("S", name, {"stream_name": "S", "config": {"durable_name": name, **cfg}})
+
+
+def _fetch(m: ConsumerModel, body: str, name: str = "C") -> list[MC.Frame]:
+    frames = m.fetch("S", name, body.encode())
+    assert frames is not None
+    return frames
+
+
+def _statuses(frames: list[MC.Frame]) -> list[str]:
+    return [f.hdr.decode().split("\r\n")[0] for f in frames if not f.subject]
+
+
+# ------------------------------------------------------------------- the model
+
+
+def test_model_defaults_of_a_pull_consumer() -> None:
+    cfg = _create(_model(), ack_policy="explicit")["config"]
+    assert (cfg["ack_wait"], cfg["max_deliver"], cfg["max_waiting"], cfg["max_ack_pending"]) == (30 * SEC, -1, 512,
+                                                                                                 1000)
+    assert cfg["num_replicas"] == 0 and "max_batch" not in cfg
+    assert cfg["metadata"]["_nats.req.level"] == "0"
+
+
+def test_model_ack_reply_subject_and_pending_token() -> None:
+    m = _model()
+    _create(m, ack_policy="explicit", filter_subject="a")
+    for subject in ("a", "b", "a"):
+        m.publish(subject, (), b"x")
+    frames = _fetch(m, '{"batch":5,"no_wait":true}')
+    assert [MC.parse_ack_reply(f.reply) for f in frames if f.subject] == [("S", "C", 1, 1, 1), ("S", "C", 1, 3, 2)]
+    assert [f.reply.rsplit(".", 1)[1] for f in frames if f.subject] == ["1", "0"]
+    assert _statuses(frames) == ["NATS/1.0 404 No Messages"]
+
+
+def test_model_batch_zero_max_bytes_reports_minus_one_pending() -> None:
+    """A JSON request without batch still gets one message; with bytes left Go
+    reports 'Batch Completed' with Nats-Pending-Messages: -1 [obs]."""
+    m = _model()
+    _create(m, ack_policy="all")
+    m.publish("a", (), b"hello")
+    frames = _fetch(m, '{"no_wait":true,"max_bytes":70}')
+    assert frames[-1].hdr == b"NATS/1.0 409 Batch Completed\r\nNats-Pending-Messages: -1\r\nNats-Pending-Bytes: 25\r\n\r\n"
+
+
+def test_model_message_too_big_for_max_bytes_goes_back() -> None:
+    m = _model()
+    _create(m, ack_policy="explicit")
+    m.publish("a", (), b"x" * 10)
+    m.publish("a", (), b"x" * 10)
+    frames = _fetch(m, '{"batch":3,"no_wait":true,"max_bytes":60}')
+    assert len([f for f in frames if f.subject]) == 1
+    assert _statuses(frames) == ["NATS/1.0 409 Message Size Exceeds MaxBytes"]
+    assert [MC.parse_ack_reply(f.reply)[3] for f in _fetch(m, '{"batch":1,"no_wait":true}')] == [2]
+
+
+def test_model_ack_none_consumer_has_no_ack_subscription() -> None:
+    """Go subscribes to the ack subject only for ack policies that need acks."""
+    m = _model()
+    _create(m, ack_policy="none")
+    m.publish("a", (), b"")
+    (frame,) = _fetch(m, '{"batch":1,"no_wait":true}')
+    assert m.ack(frame.reply, b"+ACK") == "no_responders"
+    assert m.consumer_info("S", "C")["ack_floor"] == {"consumer_seq": 1, "stream_seq": 1}
+
+
+def test_model_num_pending_counts_new_messages_below_the_start() -> None:
+    """Go's running num_pending counts every new matching message past what it
+    counted at creation, also one below the start sequence."""
+    m = _model()
+    m.publish("a", (), b"")
+    _create(m, ack_policy="explicit", deliver_policy="by_start_sequence", opt_start_seq=3)
+    m.publish("a", (), b"")  # seq 2, below the start
+    m.publish("a", (), b"")  # seq 3
+    (frame,) = _fetch(m, '{"batch":1,"no_wait":true}')
+    assert frame.reply.endswith(".1")  # Go says 1 more pending though nothing is left
+    assert m.consumer_info("S", "C")["num_pending"] == 0  # INFO clamps it
+
+
+def test_model_ack_all_of_a_redelivery_moves_the_floor_past_pending() -> None:
+    """Ack all with the reply subject of a redelivery takes that delivery's (new)
+    consumer sequence as the floor; an older delivery still pending is then at
+    or below it, and a -NAK of it is ignored as out of range."""
+    m = _model()
+    _create(m, ack_policy="all")
+    m.publish("a", (), b"")
+    m.publish("a", (), b"")
+    first, second = _fetch(m, '{"batch":2,"no_wait":true}')
+    assert m.ack(first.reply, b"-NAK") == "reply"
+    (again,) = _fetch(m, '{"batch":1,"no_wait":true}')
+    assert MC.parse_ack_reply(again.reply)[2:] == (2, 1, 3)
+    assert m.ack(again.reply, b"+ACK") == "reply"
+    info = m.consumer_info("S", "C")
+    assert info["ack_floor"] == {"consumer_seq": 3, "stream_seq": 1, "last_active": MC.TS}
+    assert info["num_ack_pending"] == 1
+    m.ack(second.reply, b"-NAK")
+    assert _statuses(_fetch(m, '{"batch":1,"no_wait":true}')) == ["NATS/1.0 404 No Messages"]
+
+
+def test_model_redelivery_after_ack_wait_and_backoff_stops_at_max_deliver() -> None:
+    m = _model()
+    _create(m, ack_policy="explicit", backoff=[60 * SEC, 120 * SEC], max_deliver=3)
+    m.publish("a", (), b"")
+    assert len(_fetch(m, '{"batch":1,"no_wait":true}')) == 1
+    m.advance(60 * SEC)  # the timer fires 1ms after the deadline
+    assert _statuses(_fetch(m, '{"batch":1,"no_wait":true}')) == ["NATS/1.0 404 No Messages"]
+    m.advance(MS)
+    (second,) = _fetch(m, '{"batch":1,"no_wait":true}')
+    assert MC.parse_ack_reply(second.reply)[2] == 2
+    m.advance(120 * SEC + MS)  # backoff[1] for the second redelivery
+    (third,) = _fetch(m, '{"batch":1,"no_wait":true}')
+    assert MC.parse_ack_reply(third.reply)[2] == 3
+    m.advance(600 * SEC)
+    assert _statuses(_fetch(m, '{"batch":1,"no_wait":true}')) == ["NATS/1.0 404 No Messages"]
+    info = m.consumer_info("S", "C")
+    assert info["num_ack_pending"] == 0 and info["num_redelivered"] == 1
+    assert {"consumer.ack_wait.redeliver", "consumer.backoff.delays", "consumer.max_deliver"} <= m.ccovered
+
+
+def test_model_expiring_request_gets_redeliveries_then_times_out() -> None:
+    m = _model()
+    _create(m, ack_policy="explicit", ack_wait=60 * SEC)
+    m.publish("a", (), b"")
+    _fetch(m, '{"batch":1,"no_wait":true}')
+    m.advance(60 * SEC - 10 * MS)  # the redelivery is due 1 ms after 60 s, inside the 20 ms window
+    frames = _fetch(m, '{"batch":2,"expires":20000000}')
+    assert [MC.parse_ack_reply(f.reply)[2] for f in frames if f.subject] == [2]
+    assert frames[-1].hdr == b"NATS/1.0 408 Request Timeout\r\nNats-Pending-Messages: 1\r\nNats-Pending-Bytes: 0\r\n\r\n"
+
+
+def test_model_interest_and_workqueue_retention() -> None:
+    m = _model({"retention": "interest"})
+    assert m.publish("a", (), b"") == '{"stream":"S","seq":1}'
+    assert m.info("S", None)["state"]["messages"] == 0  # no consumer: not kept
+    _create(m, "C", ack_policy="explicit")
+    _create(m, "D", ack_policy="explicit", filter_subject="a")
+    m.publish("a", (), b"")
+    (c,) = _fetch(m, '{"batch":1,"no_wait":true}', "C")
+    m.ack(c.reply, b"+ACK")
+    assert m.info("S", None)["state"]["messages"] == 1  # D has not acked
+    m.consumer_delete("S", "D")
+    assert m.info("S", None)["state"]["messages"] == 0
+    w = _model({"retention": "workqueue"})
+    _create(w, "C", ack_policy="explicit")
+    assert _create(w, "D", ack_policy="explicit")["error"]["err_code"] == 10099
+    w.publish("a", (), b"")
+    (f,) = _fetch(w, '{"batch":1,"no_wait":true}')
+    w.ack(f.reply, b"")
+    assert w.info("S", None)["state"]["messages"] == 0
+
+
+def test_model_update_rules() -> None:
+    m = _model()
+    _create(m, ack_policy="explicit")
+    bad = m.consumer_create("S", "C", {"stream_name": "S", "config": {"durable_name": "C", "ack_policy": "all"}})
+    assert bad["error"] == {"code": 500, "err_code": 10012, "description": "ack policy can not be updated"}
+    again = m.consumer_create("S", "C", {"stream_name": "S", "action": "create",
+                                         "config": {"durable_name": "C", "ack_policy": "explicit", "ack_wait": SEC}})
+    assert again["error"]["err_code"] == 10148
+    upd = m.consumer_create("S", "C", {"stream_name": "S", "action": "update",
+                                       "config": {"durable_name": "C", "ack_policy": "explicit", "ack_wait": SEC}})
+    assert upd["config"]["ack_wait"] == SEC
+    missing = m.consumer_create("S", "D", {"stream_name": "S", "action": "update",
+                                           "config": {"durable_name": "D", "ack_policy": "explicit"}})
+    assert missing["error"]["err_code"] == 10149
+
+
+# ------------------------------------------------------- the model against Go
+
+
+@pytest.mark.differential
+def test_consumer_model_agrees_with_go() -> None:
+    """The model checked against the Go nats-server alone: this validates the model."""
+    _campaign("go", 1500, steps_per_example=40)
+
+
+#: Sequences that once told the model something about Go (each replays clean).
+GO_QUIRKS = [
+    # batch 0 with max_bytes: one message, then 409 Batch Completed with -1 pending
+    [CreateStream(), CreateConsumer("C", "all"), Publish("a", 5), Publish("a", 5),
+     Fetch("C", '{"no_wait":true}'), Fetch("C", '{"batch":2,"no_wait":true,"max_bytes":40}'),
+     Fetch("C", '{"batch":9,"no_wait":true,"max_bytes":1000}'), ConsumerInfo("C")],
+    # ack none: no ack subscription (no responders)
+    [CreateStream(), CreateConsumer("C", "none"), Publish("a"), Fetch("C"), Ack(0), ConsumerInfo("C")],
+    # running num_pending counts a message below the start sequence
+    [CreateStream(), Publish("a"), CreateConsumer("C", "by_seq"), Publish("a"), Publish("a"), Fetch("C"),
+     ConsumerInfo("C")],
+    # ack all of a redelivery passes an older pending delivery; its -NAK is then ignored
+    [CreateStream(), CreateConsumer("C", "all"), Publish("a"), Publish("a"), Fetch("C", '{"batch":2,"no_wait":true}'),
+     Ack(0, "-NAK"), Fetch("C"), Ack(2), ConsumerInfo("C"), Ack(1, "-NAK"), Fetch("C"), ConsumerInfo("C")],
+    # max_deliver with -NAK: the third redelivery is dropped from pending
+    [CreateStream(), CreateConsumer("C", "max_deliver_2"), Publish("a"), Fetch("C"), Ack(0, "-NAK"), Fetch("C"),
+     Ack(1, "-NAK"), Fetch("C"), ConsumerInfo("C")],
+    # max_ack_pending: a no_wait request is left waiting, abandoned; acks then free the consumer
+    [CreateStream(), CreateConsumer("C", "max_ack_pending_2"), Publish("a"), Publish("b"), Publish("c.1"),
+     Fetch("C", '{"batch":5,"no_wait":true}'), Fetch("C"), Ack(0), Fetch("C"), ConsumerInfo("C")],
+    # interest retention: kept while some consumer needs it, gone with the last one
+    [CreateStream("interest"), Publish("a"), CreateConsumer("C"), CreateConsumer("D", "filter_a"), Publish("a"),
+     Publish("b"), Fetch("C", '{"batch":2,"no_wait":true}'), Ack(0), Ack(1), StreamInfo(), DeleteConsumer("D"),
+     StreamInfo()],
+    # workqueue: explicit ack and partitions required; acked messages go
+    [CreateStream("workqueue"), CreateConsumer("C", "all"), CreateConsumer("C"), CreateConsumer("D"),
+     CreateConsumer("D", "filter_a"), Publish("a"), Fetch("D"), Ack(0, "+TERM"), StreamInfo()],
+    # purges move the floors; a removed pending message leaves num_ack_pending
+    [CreateStream(), CreateConsumer("C"), CreateConsumer("D", "filter_a"), Publish("a"), Publish("b"), Publish("a"),
+     Fetch("C", '{"batch":5,"no_wait":true}'), Fetch("D", '{"batch":5,"no_wait":true}'), DeleteMsg(1),
+     ConsumerInfo("C"), Purge('{"seq":3}'), ConsumerInfo("C"), ConsumerInfo("D"), Purge(), ConsumerInfo("C")],
+    # request limits and bodies
+    [CreateStream(), CreateConsumer("C", "request_limits"), Publish("a"), Fetch("C", '{"batch":5,"no_wait":true}'),
+     Fetch("C", '{"batch":1,"expires":20000000,"no_wait":true}'), Fetch("C", '{"batch":"x"}'), Fetch("C", '{bad'),
+     Fetch("C", '{"batch":1,"no_wait":true,"idle_heartbeat":1000000000,"expires":200000000}'),
+     Fetch("C", '{"batch":1,"no_wait":true,"max_bytes":500}'), Fetch("D"), CreateConsumer("D", "push"), Fetch("D")],
+    # expiring requests end with 408 and what was left of them
+    [CreateStream(), CreateConsumer("C"), Publish("a"), Fetch("C", '{"batch":2,"expires":20000000}'),
+     Fetch("C", '{"batch":3,"expires":20000000,"max_bytes":200}'), AdvanceTime(60_001), ConsumerInfo("C")],
+    # an update that removes the filters leaves the consumer unregistered for new
+    # messages: num_pending does not count them (they are still delivered)
+    [CreateStream(), Publish("a"), Publish("b"), CreateConsumer("C", "filter_a"), CreateConsumer("C"), Publish("a"),
+     ConsumerInfo("C"), Fetch("C", '{"batch":5,"no_wait":true}'), ConsumerInfo("C")],
+    # narrowing the filters of an interest consumer removes what no one needs any
+    # more, also a message it has pending, which stays pending (it no longer
+    # hears of that subject)
+    [CreateStream("interest"), CreateConsumer("C"), Publish("a"), Publish("a"), Publish("b"), Fetch("C"),
+     CreateConsumer("C", "filters_bc"), ConsumerInfo("C"), StreamInfo(), Fetch("C", '{"batch":5,"no_wait":true}'),
+     ConsumerInfo("C")],
+    # last per subject, last, by sequence past the end
+    [CreateStream(), Publish("c.1"), Publish("c.2"), Publish("c.1"), Publish("a"), CreateConsumer("C", "lps_c"),
+     CreateConsumer("D", "last_filter_a"), Fetch("C", '{"batch":5,"no_wait":true}'), ConsumerInfo("C"),
+     Fetch("D", '{"batch":5,"no_wait":true}'), DeleteConsumer("D"), CreateConsumer("D", "by_seq_far"),
+     ConsumerInfo("D")],
+]
+
+
+@pytest.mark.differential
+def test_go_quirks_replay_clean() -> None:
+    with AREA.harnesses["go"].session() as factory:
+        for ops in GO_QUIRKS:
+            result = replay(AREA, ops, factory)
+            assert result.ok, result.message
+
+
+@pytest.mark.differential
+def test_planted_model_fault_in_the_stored_ack_floor_is_found(monkeypatch) -> None:
+    """The oracle can fail: a model whose explicit acks never reach the stored
+    state (the ack floor CONSUMER.INFO shows) is caught against Go, shortly."""
+    real = ConsumerModel._store_update_acks
+
+    def forgetful(self, o, dseq, sseq):
+        if o.ack != "explicit":
+            real(self, o, dseq, sseq)
+
+    monkeypatch.setattr(ConsumerModel, "_store_update_acks", forgetful)
+    # Generation only (shrinking against a live server is what makes long
+    # campaigns slow): the first divergence found is enough to prove the point.
+    rec = Recorder()
+    cfg = settings(max_examples=80, stateful_step_count=40, phases=[Phase.generate], database=None, deadline=None,
+                   suppress_health_check=list(HealthCheck), verbosity=Verbosity.quiet)
+    with AREA.harnesses["go"].session() as factory:
+        machine = build_machine(AREA, factory, rec, name="ConsumerPlantedFault")
+        for seed in (2, 3, 5, 7):
+            with contextlib.suppress(Divergence):
+                run_state_machine_as_test(hypothesis_seed(seed)(machine), settings=cfg)
+            if rec.failure is not None:
+                break
+    assert rec.failure is not None, "the oracle missed a model whose acks do not move the ack floor"
+    assert "DIFFERS from the model" in rec.failure.message and "ack_floor" in rec.failure.message
+    assert any(isinstance(op, Ack) for op in rec.failure.ops)
+
+
+# ------------------------------------------------------- natsd against the model
+
+
+def test_consumer_campaign_core_agrees_with_the_model() -> None:
+    _require_natsd_core()
+    _campaign("core", 500)
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "natsd differs from Go (and the model) on GO_QUIRKS[11]: after an update that removes a consumer's filters, "
+    "natsd's num_pending counts new messages, Go's does not; and on GO_QUIRKS[12]: when narrowing an interest "
+    "consumer's filters removes a message it has pending, natsd terminates it, Go keeps it pending. Remove this "
+    "mark when natsd matches, or record the differences in spec/consumer.toml and leave those sequences out here"))
+def test_consumer_quirks_replay_clean_in_core() -> None:
+    _require_natsd_core()
+    with AREA.harnesses["core"].session() as factory:
+        for ops in GO_QUIRKS:
+            result = replay(AREA, ops, factory)
+            assert result.ok, result.message
+
+
+#: Time-dependent sequences: only the in-process harness can move its clock.
+TIMED = [
+    # ack_wait redelivery, then backoff delays, then max_deliver
+    [CreateStream(), CreateConsumer("C", "backoff"), Publish("a"), Fetch("C"), AdvanceTime(60_000), Fetch("C"),
+     AdvanceTime(1), Fetch("C"), ConsumerInfo("C"), AdvanceTime(60_001), Fetch("C"), AdvanceTime(60_000),
+     Fetch("C"), ConsumerInfo("C"), AdvanceTime(600_000), Fetch("C"), AdvanceTime(600_000), Fetch("C"),
+     ConsumerInfo("C")],
+    # -NAK with a delay; +WPI resets the timer; max_deliver 3 with ack_wait 2m
+    [CreateStream(), CreateConsumer("C", "ack_wait_2m"), Publish("a"), Publish("b"),
+     Fetch("C", '{"batch":2,"no_wait":true}'), Ack(0, "-NAK 1m"), AdvanceTime(59_999), Fetch("C"),
+     AdvanceTime(30_000), Ack(1, "+WPI"), AdvanceTime(100_000), Fetch("C", '{"batch":2,"no_wait":true}'),
+     AdvanceTime(120_002), Fetch("C", '{"batch":2,"no_wait":true}'), ConsumerInfo("C")],
+    # a request waiting with expires receives a redelivery that falls due meanwhile
+    [CreateStream(), CreateConsumer("C", "ack_wait"), Publish("a"), Fetch("C"), AdvanceTime(59_999),
+     Fetch("C", '{"batch":2,"expires":20000000}'), ConsumerInfo("C")],
+    # interest retention keeps a message past max_deliver until it is acked
+    # (checked against Go with a 1 s ack_wait)
+    [CreateStream("interest"), CreateConsumer("C"), Publish("a"), Publish("a"), Publish("a"), Fetch("C"),
+     CreateConsumer("C", "max_deliver_1"), AdvanceTime(30_001), StreamInfo(), Ack(0), StreamInfo(),
+     ConsumerInfo("C")],
+    # an abandoned request (stopped by max_ack_pending): the redeliveries rotate
+    [CreateStream(), CreateConsumer("C", "max_ack_pending_2"), Publish("a"), Publish("b"), Publish("c.1"),
+     Fetch("C", '{"batch":5,"no_wait":true}'), AdvanceTime(30_001), ConsumerInfo("C"),
+     Fetch("C", '{"batch":5,"no_wait":true}'), ConsumerInfo("C")],
+]
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "natsd differs from the model: when the clock jumps past several deadlines at once, natsd handles them at the "
+    "end time (a request's expiry before a redelivery due earlier; redeliveries due at different times queued "
+    "together in stream order) - a JetStreamService.next_deadline() lets the core harness stop at each deadline; "
+    "an abandoned pull request does not send the redelivery it was offered to the end of the queue as Go does "
+    "[obs]; and on an interest stream an ack of a message already past max_deliver does not remove it as Go does "
+    "[obs]. Remove this mark when natsd matches."))
+def test_time_dependent_redelivery_replays_clean_in_core() -> None:
+    _require_natsd_core()
+    with AREA.harnesses["core"].session() as factory:
+        for ops in TIMED:
+            result = replay(AREA, ops, factory)
+            assert result.ok, result.message
+
+
+def test_consumer_campaign_wire_agrees_with_the_model() -> None:
+    _require_natsd_wire()
+    _campaign("wire", 200, steps_per_example=25)
+
+
+@pytest.mark.differential
+def test_consumer_campaign_differential_natsd_and_go_agree_with_the_model() -> None:
+    _require_natsd_wire()
+    _campaign("differential", 200, steps_per_example=25)
+
+
+def test_reply_observation_masks_only_times_and_versions() -> None:
+    from natsd.oracle.consumer import mask, mask_ack_reply
+
+    assert mask_ack_reply("$JS.ACK.S.C.1.2.3.1796657166970453487.4") == "$JS.ACK.S.C.1.2.3.<ts>.4"
+    got = mask({"created": "2026-01-01T00:00:00Z", "delivered": {"last_active": "2026-01-01T00:00:00Z",
+                                                              "consumer_seq": 1},
+                "config": {"metadata": {"_nats.ver": "2.15.1", "_nats.level": "5"}}})
+    assert json.dumps(got, sort_keys=True) == json.dumps(
+        {"created": MC.TS, "delivered": {"last_active": MC.TS, "consumer_seq": 1},
+         "config": {"metadata": {"_nats.ver": MC.VER, "_nats.level": "5"}}}, sort_keys=True)
