@@ -57,6 +57,7 @@ import msgspec
 
 from natsd.api import ConsumerConfig
 from natsd.jetstream.consumercfg import is_durable
+from natsd.jetstream.persist import encode_definition, fsync_dir, read_definition, write_atomic
 
 __all__ = ["ConsumerFiles", "PersistedState", "RecoveredConsumer", "load_consumers", "state_of"]
 
@@ -88,12 +89,6 @@ class RecoveredConsumer(msgspec.Struct, frozen=True):
     slot: int = 0  # the file holding it
 
 
-class _Def(msgspec.Struct):
-    config: msgspec.Raw
-    created: int
-    sum: int
-
-
 def state_of(c, now: int) -> PersistedState:
     """The consumer-store state Go would write for consumer ``c``."""
     st = c.cstore
@@ -109,26 +104,6 @@ def state_of(c, now: int) -> PersistedState:
 def _fingerprint(c) -> tuple:
     st = c.cstore
     return (id(st), st.dc, st.ds, st.ac, st.as_, len(st.pending), len(st.rd))
-
-
-def _fsync_dir(path: str) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _write_atomic(directory: str, name: str, data: bytes, fsync: bool) -> None:
-    tmp = os.path.join(directory, name + ".tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        if fsync:
-            f.flush()
-            os.fsync(f.fileno())
-    os.replace(tmp, os.path.join(directory, name))
-    if fsync:
-        _fsync_dir(directory)
 
 
 class ConsumerFiles:
@@ -166,14 +141,13 @@ class ConsumerFiles:
         if new and not os.path.isdir(self.root):
             os.makedirs(self.root, exist_ok=True)
             if self._fsync(c):
-                _fsync_dir(os.path.dirname(self.root))
+                fsync_dir(os.path.dirname(self.root))
         os.makedirs(d, exist_ok=True)
-        cfg = msgspec.json.encode(c.cfg)  # every field as held (Go's JSON omits some that matter here)
-        doc = b'{"config":%s,"created":%d,"sum":%d}' % (cfg, c.created, _sum(cfg, c.created))
+        doc = encode_definition(c.cfg, c.created)
         fsync = self._fsync(c)
-        _write_atomic(d, DEF, doc, fsync)
+        write_atomic(d, DEF, doc, fsync=fsync)
         if new and fsync:
-            _fsync_dir(self.root)
+            fsync_dir(self.root)
 
     def created(self, c, now: int) -> None:
         """A new consumer: its definition, its two state files, then its starting state (Go SetStarting)."""
@@ -184,7 +158,7 @@ class ConsumerFiles:
         for name in STATES:
             open(os.path.join(d, name), "wb").close()
         if self._fsync(c):
-            _fsync_dir(d)
+            fsync_dir(d)
         self._gen[c.name] = (0, 1)
         self.write_state(c, now)
 
@@ -224,7 +198,7 @@ class ConsumerFiles:
         try:
             os.remove(os.path.join(d, DEF))
             if self.fsync:
-                _fsync_dir(d)
+                fsync_dir(d)
         except FileNotFoundError:
             pass
         except OSError as e:
@@ -235,10 +209,6 @@ class ConsumerFiles:
         """``c`` was brought back from disk in the state ``rec`` read."""
         self._gen[c.name] = (rec.generation, rec.slot) if rec.state is not None else (0, 1)
         self._written[c.name] = _fingerprint(c)
-
-
-def _sum(config_json: bytes, created: int) -> int:
-    return zlib.crc32(config_json + b"|" + str(created).encode())
 
 
 def _state_sum(gen: int, raw: bytes) -> int:
@@ -273,12 +243,7 @@ def load_consumers(stream_dir: str) -> list[RecoveredConsumer]:
         if not os.path.isdir(d):
             continue
         try:
-            with open(os.path.join(d, DEF), "rb") as f:
-                doc = msgspec.json.decode(f.read(), type=_Def)
-            raw = bytes(doc.config)
-            if _sum(raw, doc.created) != doc.sum:
-                raise ValueError("checksum mismatch")
-            config = msgspec.json.decode(raw, type=ConsumerConfig)
+            config, created = read_definition(os.path.join(d, DEF), ConsumerConfig)
         except FileNotFoundError:
             _log.warning("JetStream consumer directory %s has no %s: skipped (left untouched)", d, DEF)
             continue
@@ -299,7 +264,7 @@ def load_consumers(stream_dir: str) -> list[RecoveredConsumer]:
                 best = (got[0], slot, got[1])
         if best is None:
             _log.error("JetStream consumer %r: no readable state in %s: it starts from its configuration", name, d)
-            out.append(RecoveredConsumer(name, config, doc.created, None))
+            out.append(RecoveredConsumer(name, config, created, None))
         else:
-            out.append(RecoveredConsumer(name, config, doc.created, best[2], best[0], best[1]))
+            out.append(RecoveredConsumer(name, config, created, best[2], best[0], best[1]))
     return out

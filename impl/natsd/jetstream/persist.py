@@ -9,7 +9,7 @@ Layout under the JetStream store directory (``-sd``), as Go's::
     <store_dir>/jetstream/$G/streams/<stream>/stream.json  the definition
     <store_dir>/jetstream/$G/streams/<stream>/meta.json, msgs/  the FileStore's blocks
 
-``stream.json`` holds ``{"config": <StreamConfig as the API encodes it>,
+``stream.json`` holds ``{"config": <every StreamConfig field>,
 "created": <ns>, "sum": <crc32 of the two>}``. It is written atomically
 (temporary file, fsync, rename, fsync of the directory), so a crash leaves
 the old or the new definition, never a torn one. Only file-storage streams are
@@ -32,9 +32,9 @@ import zlib
 import msgspec
 
 from natsd.api import StreamConfig
-from natsd.api.gojson import encode_reply
 
-__all__ = ["streams_root", "stream_dir", "write_meta", "forget_stream", "remove_stream", "load_streams", "RecoveredStream",
+__all__ = ["streams_root", "stream_dir", "write_meta", "forget_stream", "remove_stream", "write_atomic",
+           "fsync_dir", "encode_definition", "read_definition", "load_streams", "RecoveredStream",
            "StorageOptions", "open_file_store"]
 
 _log = logging.getLogger("natsd")
@@ -102,7 +102,7 @@ def _sum(config_json: bytes, created: int) -> int:
     return zlib.crc32(config_json + b"|" + str(created).encode())
 
 
-def _fsync_dir(path: str) -> None:
+def fsync_dir(path: str) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -110,19 +110,43 @@ def _fsync_dir(path: str) -> None:
         os.close(fd)
 
 
+def write_atomic(directory: str, name: str, data: bytes, *, fsync: bool = True) -> None:
+    """Replace ``directory/name`` with ``data`` atomically: temporary file, fsync,
+    rename, fsync of the directory (the fsyncs only with ``fsync``)."""
+    tmp = os.path.join(directory, name + ".tmp")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        if fsync:
+            f.flush()
+            os.fsync(f.fileno())
+    os.replace(tmp, os.path.join(directory, name))
+    if fsync:
+        fsync_dir(directory)
+
+
+def encode_definition(config: msgspec.Struct, created: int) -> bytes:
+    """A definition file: every field of the config as held (not the API's omitempty
+    form, so it reads back exactly), its creation time, a checksum."""
+    cfg = msgspec.json.encode(config)
+    return b'{"config":%s,"created":%d,"sum":%d}' % (cfg, created, _sum(cfg, created))
+
+
+def read_definition(path: str, config_type: type):
+    """``(config, created)`` of a definition file; raises OSError (FileNotFoundError
+    when missing), ValueError or msgspec.DecodeError when it cannot be trusted."""
+    with open(path, "rb") as f:
+        doc = msgspec.json.decode(f.read(), type=_Doc)
+    raw = bytes(doc.config)
+    if _sum(raw, doc.created) != doc.sum:
+        raise ValueError("checksum mismatch")
+    return msgspec.json.decode(raw, type=config_type), doc.created
+
+
 def write_meta(directory: str, config: StreamConfig, created: int) -> None:
     """Write the stream's definition atomically (creates the directory)."""
     os.makedirs(directory, exist_ok=True)
-    cfg = encode_reply(config)
-    doc = b'{"config":%s,"created":%d,"sum":%d}' % (cfg, created, _sum(cfg, created))
-    tmp = os.path.join(directory, META + ".tmp")
-    with open(tmp, "wb") as f:
-        f.write(doc)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, os.path.join(directory, META))
-    _fsync_dir(directory)
-    _fsync_dir(os.path.dirname(directory))
+    write_atomic(directory, META, encode_definition(config, created))
+    fsync_dir(os.path.dirname(directory))
 
 
 def forget_stream(directory: str) -> None:
@@ -131,7 +155,7 @@ def forget_stream(directory: str) -> None:
     meta = os.path.join(directory, META)
     if os.path.exists(meta):
         os.remove(meta)
-        _fsync_dir(directory)
+        fsync_dir(directory)
 
 
 def remove_stream(directory: str) -> None:
@@ -160,12 +184,7 @@ def load_streams(store_dir: str) -> list[RecoveredStream]:
         if not os.path.isdir(directory):
             continue
         try:
-            with open(meta, "rb") as f:
-                doc = msgspec.json.decode(f.read(), type=_Doc)
-            raw = bytes(doc.config)
-            if _sum(raw, doc.created) != doc.sum:
-                raise ValueError("checksum mismatch")
-            config = msgspec.json.decode(raw, type=StreamConfig)
+            config, created = read_definition(meta, StreamConfig)
         except FileNotFoundError:
             _log.warning("JetStream stream directory %s has no %s: skipped (left untouched)", directory, META)
             continue
@@ -176,5 +195,5 @@ def load_streams(store_dir: str) -> list[RecoveredStream]:
         if config.name != name:
             _log.error("JetStream stream directory %s holds stream %r: skipped", directory, config.name)
             continue
-        out.append(RecoveredStream(name, directory, config, doc.created))
+        out.append(RecoveredStream(name, directory, config, created))
     return out
