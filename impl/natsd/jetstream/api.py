@@ -179,6 +179,18 @@ class JetStreamService:
         self._tick_consumers(now)
         self.snapshots.tick(now)
 
+    def next_deadline(self) -> int | None:
+        """The earliest time (ns) at which ``tick`` has work: a stream's expiry or
+        dedupe window, a source's retry or heartbeat, a consumer's timer. A shell
+        (or a harness with a fake clock) that wakes there runs each timer at its own time."""
+        ds = [d for d in (entry.stream.next_deadline() for entry in self.streams.values()) if d is not None]
+        d = self.replication.next_deadline()
+        if d is not None:
+            ds.append(d)
+        for cs in self.consumer_sets.values():
+            ds.extend(d for d in (c.next_deadline() for c in cs.consumers.values()) if d is not None)
+        return min(ds, default=None)
+
     def _stream_of(self, name: str) -> Stream | None:
         entry = self.streams.get(name)
         return entry.stream if entry is not None else None
@@ -719,13 +731,13 @@ class JetStreamService:
                 cfg = msgspec.structs.replace(cfg, inactive_threshold=eo.cfg.inactive_threshold)
             ccfg.check_update(eo.cfg, cfg, bound)
             old_deliver = eo.cfg.deliver_subject
-            eo.update(cfg, now)
+            refiltered = eo.update(cfg, now)
             if old_deliver != cfg.deliver_subject:
                 self._consumer_subs(eo, subscribe=False)
                 self._consumer_subs(eo, subscribe=True)
                 eo.set_interest(self._push_interest(cfg), now)
-            if scfg.retention == "interest":
-                cs.cleanup_no_interest(eo.asflr)
+            if refiltered and scfg.retention == "interest":
+                cs.cleanup_no_interest(eo.asflr)  # Go updateConfig: only when the filters changed
             cs.settle(now)
             if cs.files is not None:
                 self._write_consumer(cs, eo, now, create=False)

@@ -162,6 +162,8 @@ class Consumer(PullRequests):
         self.pinned_ts = 0
         self.pin_group = ""
         self.pin_deadline = 0
+        self.sig: list[str] | None = None  # the signal subjects after a filter update (None: the filters)
+        self.kick = False  # Go signalNewMessages was called: the delivery loop runs (see _gather)
         self._set_filters(cfg)
         self._apply_cfg(cfg)
         self._set_rate(cfg, now)
@@ -200,11 +202,14 @@ class Consumer(PullRequests):
             self.cfg = cfg = msgspec.structs.replace(cfg, inactive_threshold=DELETE_WAIT_DEFAULT)
         self.dthresh = max(cfg.inactive_threshold, 0)
 
-    def update(self, cfg: ConsumerConfig, now: int) -> None:
-        """Apply a config that passed ``check_update`` (Go updateConfig)."""
+    def update(self, cfg: ConsumerConfig, now: int) -> bool:
+        """Apply a config that passed ``check_update`` (Go updateConfig).
+        Returns whether the filters changed."""
         old = self.cfg
+        signal = cfg.max_ack_pending != old.max_ack_pending or cfg.pause_until != old.pause_until
         if cfg.deliver_subject != old.deliver_subject and self.pending:
             self._force_expire_pending(now)
+            signal = True
         refilter = filters_of(cfg) != self.filters
         self.cfg = cfg
         self._apply_cfg(cfg)
@@ -217,8 +222,12 @@ class Consumer(PullRequests):
             self.ack_deadline = now + 100 * _MS
         if refilter:
             self._set_filters(cfg)
+            # Go swapSigSubs: from now on the stream signals exactly the new
+            # filters - none when the update removed them (not '>')
+            self.sig = list(self.filters)
             self.npc = self._calc_pending()
-        self._gather(now)
+        self._gather(now, signal)
+        return refilter
 
     # -- start position -----------------------------------------------------------------
     def _select_start(self) -> None:
@@ -278,6 +287,16 @@ class Consumer(PullRequests):
         return any(subject == f or (not is_literal(f) and subject_matches_filter(subject, f))
                    for f in self.filters)
 
+    def signalled(self, subject: str) -> bool:
+        """Does the stream tell this consumer of a new or removed message on
+        ``subject``? Go's signal sublist (``mset.csl``) holds the filters, or '>'
+        without any; after an update that changed the filters it holds exactly
+        the new ones, none when the update removed them (``swapSigSubs``)."""
+        sig = self.sig
+        if sig is None:
+            return self.matches(subject)
+        return any(subject == f or (not is_literal(f) and subject_matches_filter(subject, f)) for f in sig)
+
     def _calc_pending(self) -> int:
         """Go calculateNumPending (also records ``npf``, the last sequence it covers)."""
         lps = self.cfg.deliver_policy == "last_per_subject"
@@ -294,14 +313,21 @@ class Consumer(PullRequests):
 
     # -- stream events ------------------------------------------------------------------
     def on_stored(self, seq: int, subject: str, now: int) -> None:
-        """Go processStreamSignal: the running count grows for anything past what it covered."""
-        if seq > self.npf and self.matches(subject):
+        """Go processStreamSignal: the running count grows for anything past what
+        it covered; the delivery loop runs for a message at or past ``sseq``."""
+        if not self.signalled(subject):
+            return
+        if seq > self.npf:
             self.npc += 1
-        self._gather(now)
+        if seq >= self.sseq:
+            self._gather(now)
 
     def on_removed(self, seq: int, subject: str, now: int) -> None:
-        """Go decStreamPending: a single message left the stream."""
-        if seq >= self.sseq and self.matches(subject):
+        """Go decStreamPending: a single message left the stream (only a consumer
+        the stream signals for ``subject`` hears of it)."""
+        if not self.signalled(subject):
+            return
+        if seq >= self.sseq:
             self.npc -= 1
         p = self.pending.get(seq)
         if p is not None:
@@ -309,7 +335,7 @@ class Consumer(PullRequests):
         elif self.rdc.pop(seq, None) is not None:
             self.cstore.acks(0, seq, False)
             self.lat = now
-        self._gather(now)
+        self._gather(now, False)
 
     def on_purged_wider(self, first_seq: int, now: int) -> None:
         """Go consumer.purge with isWider: a filtered purge inside this consumer's filters."""
@@ -324,9 +350,8 @@ class Consumer(PullRequests):
             self.adflr, self.asflr = self.dseq - 1, self.sseq - 1
         elif self.asflr < first_seq - 1:
             self.asflr = first_seq - 1
-        self.npc = self._calc_pending()
         self.cstore.sync(self)
-        self._gather(now)
+        self._gather(now, False)
 
     def _exists(self, seq: int) -> bool:
         try:
@@ -354,11 +379,20 @@ class Consumer(PullRequests):
         if self.rdq:
             keep = [s for s in self.rdq if s >= self.sseq]
             self.rdq, self.rdqi = deque(keep), set(keep)
-        if self.lss is not None:
-            self.lss = [s for s in self.lss if s >= self.sseq] or None
-        self.npc = self._calc_pending()
+        # Go leaves a last-per-subject start list alone: a purged entry is a miss later
         self.cstore.sync(self)
-        self._gather(now)
+        self._gather(now, False)
+
+    def on_purge_count(self, first_seq: int) -> None:
+        """Go storeUpdates for a purge that removed messages, before the consumers'
+        purge step: num_pending is counted afresh (``streamNumPendingLocked``) and
+        redelivery records below the stream's first sequence go (``removeRedeliveredBelow``)."""
+        self.npc = self._calc_pending()
+        if first_seq:
+            for seq in [s for s in self.rdc if s < first_seq]:
+                del self.rdc[seq]
+                self._remove_rdq(seq)
+                self.cstore.rd.pop(seq, None)
 
     # -- push interest --------------------------------------------------------------------
     def set_interest(self, interest: bool, now: int) -> None:
@@ -415,7 +449,7 @@ class Consumer(PullRequests):
             try:
                 return self.store.load_msg(seq), dc, ""
             except StoreError:
-                self.rdc[seq] -= 1
+                self._dec_delivery_count(seq)
                 p = self.pending.get(seq)
                 if p is not None:
                     self._term(seq, p[0], dc - 1, TERM_UNACKED_LIMITS, now)
@@ -462,9 +496,21 @@ class Consumer(PullRequests):
     def _paused(self, now: int) -> bool:
         return self.pause_until > 0 and now < self.pause_until
 
-    def _gather(self, now: int) -> None:
-        """The body of Go loopAndGatherMsgs, until nothing more can be delivered."""
+    def _gather(self, now: int, signal: bool = True) -> None:
+        """The body of Go loopAndGatherMsgs, until nothing more can be delivered.
+
+        ``signal`` False: an input after which Go does not kick the delivery loop
+        (``signalNewMessages``) unless a step on the way did (``kick``). It
+        matters for pull requests whose reply interest is gone: Go's loop finds
+        them only when it runs, takes the next message, drops them and puts the
+        message back - a redelivery at the end of the redelivery queue. Without
+        a signal, such requests are left alone here too."""
         if self.closed:
+            return
+        if self.kick:
+            self.kick, signal = False, True
+        if not signal and self.is_pull and self.waiting and not any(
+                self.has_interest(wr.reply) for wr in self.waiting):
             return
         why = ""
         while True:
@@ -528,8 +574,17 @@ class Consumer(PullRequests):
             self.sseq -= 1
             self.npc += 1
         elif sm.seq not in self.rdqi:
-            self.rdc[sm.seq] = self.rdc.get(sm.seq, 0) - 1
+            self._dec_delivery_count(sm.seq)
             self._add_rdq(sm.seq)
+
+    def _dec_delivery_count(self, seq: int) -> None:
+        """Go decDeliveryCount; a count back at zero is no redelivery (v2.15.1
+        does not report it in num_redelivered [obs])."""
+        n = self.rdc.get(seq, 0) - 1
+        if n > 0:
+            self.rdc[seq] = n
+        else:
+            self.rdc.pop(seq, None)
 
     def _set_rate(self, cfg: ConsumerConfig, now: int) -> None:
         """Go setRateLimit: a token bucket of rate_limit_bps/8 bytes a second, burst max_msg_size."""
@@ -661,7 +716,7 @@ class Consumer(PullRequests):
                 skip_reply = True
         if reply and not skip_reply:
             self._send(reply, None)
-        self._gather(now)
+        self._gather(now, False)  # Go signals only where the steps above set kick
 
     def _ack_msg(self, sseq: int, dseq: int, now: int, dc: int = 1, sample: bool = False) -> bool:
         """Go processAckMsgLocked; True when the ack was taken (an ack reply is due)."""
@@ -672,17 +727,23 @@ class Consumer(PullRequests):
             p = self.pending.get(sseq)
             if p is not None and sample:
                 self._sample_ack(sseq, dseq, dc, p[1], now)
+            if self.maxp > 0 and sseq in self.pending and len(self.pending) >= self.maxp:
+                self.kick = True  # Go needSignal: at max_ack_pending, this frees a slot
             p = self.pending.pop(sseq, None)
             if p is not None:
                 dseq = p[0]
                 self._move_ack_floor(p[0], sseq)
-                if self.stream.config.retention != "limits":
-                    self.acked.append(sseq)
             self.rdc.pop(sseq, None)
             self._remove_rdq(sseq)
+            if self.stream.config.retention != "limits":
+                # Go tells the stream of every ack in place, also of a message no
+                # longer pending (one past max_deliver: the stream may drop it now)
+                self.acked.append(sseq)
         elif ap in ("all", "flow_control"):
             if dseq <= self.adflr or sseq <= self.asflr:
                 return True
+            if self.maxp > 0 and len(self.pending) >= self.maxp:
+                self.kick = True
             sgap = sseq - self.asflr
             self.adflr, self.asflr = dseq, sseq
             if sgap > len(self.pending):
@@ -826,6 +887,7 @@ class Consumer(PullRequests):
                 return
         if sseq not in self.rdqi:
             self._add_rdq(sseq)
+        self.kick = True
 
     def _term(self, sseq: int, dseq: int, dc: int, reason: str, now: int) -> bool:
         """Go processTermLocked: ack, then the terminated advisory."""
@@ -857,6 +919,8 @@ class Consumer(PullRequests):
             return False
         if dc == self.maxdc:
             self._notify_exceeded(seq, dc, now)
+        if self.maxp > 0 and len(self.pending) >= self.maxp:
+            self.kick = True
         p = self.pending.pop(seq, None)
         if p is not None:
             self.ldt = now
@@ -909,6 +973,7 @@ class Consumer(PullRequests):
             for seq in expired:
                 self._add_rdq(seq)
                 self.pending[seq][1] += off
+            self.kick = True
         if self.pending:
             self.ack_deadline = now + nxt
         else:
@@ -923,6 +988,7 @@ class Consumer(PullRequests):
         for seq in sorted(self.pending):
             if seq not in self.rdqi and not self._has_max_deliveries(seq, now):
                 self._add_rdq(seq)
+        self.kick = True
 
     # -- time -----------------------------------------------------------------------------
     def next_deadline(self) -> int | None:
@@ -942,9 +1008,11 @@ class Consumer(PullRequests):
             self._check_pending(now)
         if self.pin_deadline and now >= self.pin_deadline and self.current_pin:
             self.unpin(self.pin_group, "timeout", now)
+        signal = False  # Go kicks its delivery loop only for some timers (see _gather)
         if self.pause_until and now >= self.pause_until:
             self.pause_until = 0
             self.pause_advisory(now)
+            signal = True
         if not self.is_pull and self.hb_at and now >= self.hb_at:
             if self.active:
                 self.outbox.append(OutMsg(self.cfg.deliver_subject, self.cfg.deliver_subject, None,
@@ -952,9 +1020,14 @@ class Consumer(PullRequests):
                 if self.cfg.ack_policy == "flow_control" and self.pending and not self.fcid:
                     self._send_flow_control()
             self.hb_at = now + self.cfg.idle_heartbeat
-        if self.waiting:
-            self._process_waiting(False, now)
-        self._gather(now)
+            signal = True
+        if self.waiting and any((wr.expires and now >= wr.expires) or (wr.hbt and now >= wr.hbt)
+                                for wr in self.waiting):
+            self._process_waiting(True, now)  # Go: the request timer of loopAndGatherMsgs
+            signal = True
+        if (self.rl_at and now >= self.rl_at) or (self.replay_at and now >= self.replay_at):
+            signal = True
+        self._gather(now, signal)
         if self.inactive_at and now >= self.inactive_at and self.dthresh > 0:
             if not self.is_pull:
                 return not self.active

@@ -96,7 +96,8 @@ class StreamConsumers:
             store.remove_msg(seq)
 
     def interest(self, subject: str) -> bool:
-        return any(c.matches(subject) for c in self.consumers.values())
+        # Go: the signal sublist (mset.csl) has interest in the subject
+        return any(c.signalled(subject) for c in self.consumers.values())
 
     # -- hooks --------------------------------------------------------------------------
     def _on_remove(self, seq: int, subject: str) -> None:
@@ -115,6 +116,11 @@ class StreamConsumers:
         now = self.clock()
         self.removed.clear()  # bulk removal: the purge below accounts for it
         st = self.stream.store.fast_state()
+        if ev.purged:
+            # Go's store callback of a purge (a single filtered removal is reported
+            # as one message there; natsd counts afresh for it too)
+            for c in list(self.consumers.values()):
+                c.on_purge_count(st.first_seq)
         for c in list(self.consumers.values()):
             if not ev.filter or not c.filters or all(subject_matches_filter(f, ev.filter) for f in c.filters):
                 first = ev.filtered_first if ev.filter else ev.first_seq

@@ -489,6 +489,9 @@ class ConsumerModel(StreamModel):
         """consumer.info.delivered, consumer.info.num_pending,
         consumer.info.num_ack_pending, consumer.pull.num_waiting."""
         self._c("consumer.info.delivered", "consumer.info.num_ack_pending", "consumer.info.num_pending")
+        # Go processWaiting(false) first: requests whose reply interest is gone
+        # are dropped (so no later signal finds them) [obs]
+        o.abandoned = 0
         st = self.streams[o.stream]
         if o.s_delivered[0] != 0 or o.s_delivered[1] != 0:
             delivered = {"consumer_seq": o.s_delivered[0], "stream_seq": o.s_delivered[1]}
