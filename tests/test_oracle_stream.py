@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import dataclasses
 import functools
 import json
 
@@ -26,10 +27,14 @@ from natsd.model.stream import StreamModel
 from natsd.oracle.base import get_area, replay
 from natsd.oracle.campaign import main, run_campaign
 from natsd.oracle.stream import (
+    CONFIGS,
+    PLAIN_OPS,
     AdvanceTime,
     CreateStream,
     DeleteMsg,
+    DeleteStream,
     DirectGet,
+    FastPublish,
     GetMsg,
     Info,
     Publish,
@@ -42,15 +47,17 @@ from natsd.oracle.stream import (
 )
 
 AREA = get_area("stream")
+#: the area with the plain op mix (no replicas to wait for): planted-fault searches
+PLAIN_AREA = dataclasses.replace(AREA, ops=PLAIN_OPS)
 ALL_OPS = {"CreateStream", "UpdateStream", "DeleteStream", "Info", "Publish", "Purge", "GetMsg", "DeleteMsg", "DirectGet",
-           "AdvanceTime"}
+           "AdvanceTime", "FastPublish"}
 
 
 def _campaign(harness: str, steps: int, **kw):
     result = run_campaign(AREA, harness, steps=steps, seed=kw.pop("seed", 20240601), db=None, **kw)
     assert result.ok, result.failures[0].message + "\nops: " + repr(result.failures[0].ops)
     assert result.steps >= steps
-    assert set(result.ops) == ALL_OPS
+    assert ALL_OPS - {"FastPublish"} <= set(result.ops) <= ALL_OPS  # the rarest op may miss a short run
     assert not result.unknown_rules
     return result
 
@@ -238,6 +245,70 @@ def test_model_republish_and_no_ack() -> None:
     assert m.publish("d", (("Nats-Expected-Last-Sequence", "9"),), b"") == ""
 
 
+def _batch(seq: int, commit: str = "", *more: tuple[str, str], bid: str = "b1") -> tuple[tuple[str, str], ...]:
+    hdrs = (("Nats-Batch-Id", bid), ("Nats-Batch-Sequence", str(seq)), *more)
+    return (*hdrs, ("Nats-Batch-Commit", commit)) if commit else hdrs
+
+
+def test_model_atomic_batch_stages_then_commits_all_or_nothing() -> None:
+    m = StreamModel()
+    m.create("S", {"name": "S", "storage": "memory", "subjects": ["a", "b"], "allow_atomic": True})
+    assert m.publish("a", _batch(1), b"x") == M.stream_batch.STAGED
+    assert _state(m)["messages"] == 0  # staged, not stored
+    assert _pub(m, "b", b"y", *_batch(2, "eob")) == {"stream": "S", "seq": 1, "batch": "b1", "count": 1}
+    assert m.streams["S"].msgs[0].hdr.endswith(b"Nats-Batch-Commit: 1\r\n\r\n")  # the eob marker is not stored
+    assert m.publish("a", _batch(1, "", ("Nats-Msg-Id", "d")), b"") == M.stream_batch.STAGED
+    refused = _pub(m, "a", b"", *_batch(2, "1", ("Nats-Msg-Id", "d")))
+    assert refused["error"]["err_code"] == 10201 and _state(m)["last_seq"] == 1  # neither message stored
+    assert _pub(m, "a", b"", *_batch(2, "1"))["error"]["err_code"] == 10176  # that batch is gone
+    assert m.publish("a", _batch(1), b"") == M.stream_batch.STAGED
+    m.advance(M.stream_batch.BATCH_TIMEOUT)  # idle for the timeout: abandoned
+    assert _pub(m, "a", b"", *_batch(2, "1"))["error"]["err_code"] == 10176
+    assert {"stream.batch.atomic.sequence", "stream.batch.atomic.commit", "stream.batch.atomic.checks",
+            "stream.batch.atomic.limits"} <= m.covered
+
+
+def test_model_mirror_keeps_origin_sequences_and_source_adds_its_header() -> None:
+    m = StreamModel()
+    m.create("S", {"name": "S", "storage": "memory", "subjects": ["a", "b"]})
+    _pub(m, "a", b"1")
+    _pub(m, "b", b"2")
+    m.purge("S", b'{"seq":2}')  # S keeps seq 2 only
+    m.create("M", {"name": "M", "storage": "memory", "mirror": {"name": "S"}})
+    m.create("R", {"name": "R", "storage": "memory", "sources": [{"name": "S", "filter_subject": "b"}]})
+    assert m.info("M", None)["mirror"] == {"name": "S", "lag": 0, "active": -1}  # not set up yet
+    m.settle()
+    _pub(m, "a", b"3")
+    m.settle()
+    assert [x.seq for x in m.streams["M"].msgs] == [2, 3]  # at the origin's sequences
+    assert m.info("M", None)["mirror"]["active"] == M.stream_sources.ACTIVE
+    (copied,) = m.streams["R"].msgs
+    assert (copied.seq, copied.hdr) == (1, b"NATS/1.0\r\nNats-Stream-Source: S 2 b > b IDENTITY\r\n\r\n")
+    assert m.info("R", None)["sources"] == [{"name": "S", "lag": 0, "seq": 2, "active": M.stream_sources.ACTIVE,
+                                             "filter_subject": "b"}]
+    assert "duplicate_window" not in m.streams["M"].config  # no dedupe window on a replica
+
+
+def test_model_interest_stream_without_consumers_keeps_nothing() -> None:
+    m = StreamModel()
+    m.create("S", {"name": "S", "storage": "memory", "subjects": ["a"]})
+    _pub(m, "a")
+    m.update("S", {"name": "S", "storage": "memory", "subjects": ["a"], "retention": "interest"})
+    assert _state(m)["messages"] == 0  # the switch drops what no consumer wants
+    assert _pub(m, "a", b"", ("Nats-Msg-Id", "1")) == {"stream": "S", "seq": 2}
+    assert _pub(m, "a", b"", ("Nats-Msg-Id", "1")) == {"stream": "S", "seq": 2, "duplicate": True}
+    st = _state(m)
+    assert (st["messages"], st["first_seq"], st["last_seq"]) == (0, 3, 2)
+
+
+def test_model_name_in_the_subject_must_match_the_config() -> None:
+    m = StreamModel()
+    assert m.create("S", {"name": "X", "subjects": ["a"]})["error"]["err_code"] == 10056
+    assert m.create("S/x", {"name": "S/x", "subjects": ["a"]})["error"]["err_code"] == 10128
+    m.create("S", {"name": "S", "subjects": ["a"]})
+    assert m.update("S", {"name": "X", "subjects": ["a"]})["error"]["err_code"] == 10056
+
+
 # ------------------------------------------------------- the model against Go
 
 
@@ -289,6 +360,59 @@ def test_go_quirks_replay_clean() -> None:
             assert result.ok, result.message
 
 
+#: Batches, mirrors and sources, interest without consumers, fast batch: each
+#: sequence is run against Go (validates the model) and natsd in process.
+NEW_PATHS = [
+    [CreateStream("S", "atomic"), Publish("a", 1, _batch(1)), Publish("b", 1, _batch(2, "eob")), GetMsg("S"),
+     Publish("a", 1, _batch(1, "", ("Nats-Msg-Id", "1"))), Publish("a", 1, _batch(2, "1", ("Nats-Rollup", "sub"))),
+     Publish("a", 1, _batch(1, "", ("Nats-Expected-Last-Sequence", "0"))),
+     Publish("a", 1, _batch(2, "1", ("Nats-Expected-Last-Sequence", "1"))),
+     Publish("a", 1, _batch(1, "", ("Nats-Required-Api-Level", "9"))), Publish("a", 1, _batch(1001)),
+     Publish("a", 1, _batch(1, bid="b" * 65)), Publish("a", 1, _batch(1)),
+     Publish("a", 1, _batch(2, "1", ("Nats-Required-Api-Level", "1"))), GetMsg("S", '{"seq":4}'), Info("S"),
+     CreateStream("T", "atomic_limits"), *(Publish("c.1", 0, _batch(i, bid="b2")) for i in (1, 2)),
+     Publish("c.1", 0, _batch(3, "1", bid="b2")), Info("T"), FastPublish("a", 1), FastPublish("z")],
+    [CreateStream("T", "mirror"), CreateStream("S", "plain"), Publish("a", 1, (("Nats-Msg-Id", "1"),)),
+     CreateStream("T", "mirror"), Info("T"), Publish("b", 2), Info("T"), GetMsg("T"), Purge("S"), Publish("a", 3),
+     Info("T", '{"deleted_details":true}'), UpdateStream("T", "sources"), UpdateStream("T", "plain"), Info("T"),
+     DeleteStream("T"), CreateStream("T", "sources_filters"), Publish("b", 1), Publish("c.2", 1), Info("T"),
+     GetMsg("T"), UpdateStream("T", "sources_filters"), UpdateStream("T", "sources"), DeleteStream("S"),
+     Info("T"), CreateStream("S"), Publish("a"), CreateStream("T", "sources_transform"), Publish("a"),
+     Publish("a"), Publish("a"), Info("T"), GetMsg("T", '{"last_by_subj":"x.a"}'), CreateStream("S", "mirror"),
+     CreateStream("S", "sources_filters"), CreateStream("T", "bad_mirror_batched")],
+    [CreateStream("S", "plain"), Publish("a"), Publish("b"), UpdateStream("S", "interest"), Publish("a"),
+     Info("S", '{"deleted_details":true}'), CreateStream("T", "interest_limits"), Publish("c.1"),
+     Publish("b", 0, (("Nats-TTL", "x"),)), UpdateStream("S", "bad_name_mismatch"), CreateStream("T", "bad_transform_dest"),
+     CreateStream("T", "bad_republish_cycle"), CreateStream("T", "bad_republish_mapping")],
+    [CreateStream("S", "file"), DeleteMsg("S", '{"seq":1}'), Publish("a", 3), Publish("b", 1, (("Nats-Msg-Id", "1"),)),
+     Publish("a"), DeleteMsg("S", '{"seq":5}'), DeleteMsg("S", '{"seq":2}'), DeleteMsg("S", '{"seq":2}'), Purge("S"),
+     DeleteMsg("S", '{"seq":3}'), Info("S"), UpdateStream("S", "plain"), CreateStream("T", "file_limits"),
+     Publish("c.1", 60), Publish("c.1", 60), Publish("c.1", 10), Info("T"), DeleteStream("T"),
+     CreateStream("T", "memory_s2"), Publish("c.1"), Info("T")],
+    [CreateStream("S", "counter"), Publish("a", 0, (("Nats-Incr", "5"),)), Publish("a", 0, (("Nats-Incr", "-7"),)),
+     Publish("b", 0, (("Nats-Incr", "1"),)), CreateStream("T", "counter_sources"), Publish("a", 0, (("Nats-Incr", "10"),)),
+     Info("T"), GetMsg("T", '{"seq":2}'), GetMsg("T", '{"last_by_subj":"a"}'), Purge("T", '{"filter":"a"}'),
+     Publish("a", 0, (("Nats-Incr", "1"),)), GetMsg("T", '{"last_by_subj":"a"}'), DeleteStream("S"), CreateStream("S"),
+     CreateStream("T", "counter_sources"), Info("T")],
+]
+
+
+@pytest.mark.differential
+def test_batches_mirrors_sources_and_interest_replay_clean_against_go() -> None:
+    with _factory("go") as factory:
+        for ops in NEW_PATHS:
+            result = replay(AREA, ops, factory)
+            assert result.ok, result.message
+
+
+def test_batches_mirrors_sources_and_interest_replay_clean_in_core() -> None:
+    _require_natsd_core()
+    with _factory("core") as factory:
+        for ops in NEW_PATHS:
+            result = replay(AREA, ops, factory)
+            assert result.ok, result.message
+
+
 @pytest.mark.differential
 def test_planted_model_fault_forgetting_max_msgs_per_subject_is_found(monkeypatch) -> None:
     """The oracle can fail: a model that ignores max_msgs_per_subject is caught, shortly."""
@@ -297,7 +421,7 @@ def test_planted_model_fault_forgetting_max_msgs_per_subject_is_found(monkeypatc
     # A campaign is a search: its path can shift with what ran before in the same
     # process, so give it a few seeds; any of them finding the fault proves the point.
     for seed in (1, 2, 3, 4):
-        result = run_campaign(AREA, "go", steps=5000, seed=seed, db=None)
+        result = run_campaign(PLAIN_AREA, "go", steps=5000, seed=seed, db=None)
         if not result.ok:
             break
     assert not result.ok, "the oracle missed a model without max_msgs_per_subject"
@@ -310,7 +434,7 @@ def test_planted_model_fault_forgetting_max_msgs_per_subject_is_found(monkeypatc
 def test_planted_model_fault_in_byte_accounting_differs_from_go(monkeypatch) -> None:
     """A wrong byte count passes the model's own invariants: only the comparison with Go can catch it."""
     monkeypatch.setattr(M.Msg, "size", property(lambda self: len(self.subject) + len(self.hdr) + len(self.data) + 8))
-    result = run_campaign(AREA, "go", steps=5000, seed=3, db=None)
+    result = run_campaign(PLAIN_AREA, "go", steps=5000, seed=3, db=None)
     assert not result.ok, "the oracle missed wrong byte accounting"
     assert "DIFFERS from the model" in result.failures[0].message
     assert result.failures[0].length <= 6, result.failures[0].ops
@@ -321,7 +445,8 @@ def test_planted_model_fault_in_byte_accounting_differs_from_go(monkeypatch) -> 
 
 def test_stream_campaign_core_agrees_with_the_model() -> None:
     _require_natsd_core()
-    result = _campaign("core", 500)
+    # a search: which seed reaches expiry in 3000 steps depends on the op mix
+    result = _campaign("core", 3000, seed=2)
     # time is the op stream's in process: expiry is reached
     assert {"stream.limit.max_age", "stream.dedupe.expiry"} & set(result.covered)
 
@@ -350,6 +475,18 @@ def test_time_dependent_ttl_and_markers_replay_clean_in_core() -> None:
         for ops in sequences:
             result = replay(AREA, ops, factory)
             assert result.ok, result.message
+
+
+@pytest.mark.xfail(strict=True, reason="natsd's file store differs from Go: a never-written file stream's STREAM.INFO "
+                   "with deleted_details shows no deleted sequences, Go shows num_deleted 1, deleted [0] [obs]; the "
+                   "stream campaign's file configs set first_seq 1 to step around it; remove this mark when it matches")
+def test_natsd_file_store_reports_no_deleted_zero_when_never_written(monkeypatch) -> None:
+    _require_natsd_core()
+    monkeypatch.setitem(CONFIGS, "file_plain", {"subjects": ["a"], "storage": "file"})
+    ops = [CreateStream("S", "file_plain"), Info("S", '{"deleted_details":true}')]
+    with _factory("core") as factory:
+        result = replay(AREA, ops, factory)
+    assert result.ok, result.message
 
 
 def test_natsd_strips_request_info_before_the_size_check() -> None:

@@ -47,7 +47,8 @@ date when the publisher's PubAck is sent, once set up), an origin
 recreated under the same name is continued from the cursor's position
 (Go 2.15 detects recreation by the stream identity). Not implemented:
 external (cross-account/domain) origins (the info reports a setup error),
-durable sourcing consumers, mirror direct gets, counters fed by sources.
+durable sourcing consumers, mirror direct gets. A counter stream sourcing
+counters adds the difference per origin subject (``Stream._apply_counter``).
 
 Spec rules: stream.mirror.replicates, stream.mirror.info, stream.dedupe.mirror,
 stream.sources.stores, stream.sources.info.
@@ -368,11 +369,14 @@ class Replication:
                 c.lag = 0
                 return moved
             sm, seq = got
-            last = target.store.fast_state().last_seq
+            tst = target.store.fast_state()
+            last = tst.last_seq
             if seq <= last:  # already here (Go ignores older messages)
                 c.sseq = seq
                 continue
-            if seq > last + 1 and last > 0:
+            # a gap becomes deleted sequences once the mirror has a position (even
+            # an emptied one: first_seq set); a mirror never written jumps instead
+            if seq > last + 1 and (last > 0 or tst.first_seq > 0):
                 target.store.skip_msgs(last + 1, seq - last - 1, now=now)
             hdr = _remove_prefixed(sm.hdr, b"Nats-Expected-")
             hdr = _remove_prefixed(hdr, b"Nats-Batch-")

@@ -618,7 +618,7 @@ class Stream:
 
         counter_val: str | None = None
         if incr is not None and allow_counter:
-            res = self._apply_counter(subject, hdr, incr)
+            res = self._apply_counter(subject, hdr, incr, data)
             if isinstance(res, ApiError):
                 return res
             hdr, data, counter_val = res
@@ -762,7 +762,7 @@ class Stream:
         return process_atomic_batch_msg(self, subject, hdr, data, now)
 
     def _apply_counter(
-        self, subject: str, hdr: bytes | None, incr: int
+        self, subject: str, hdr: bytes | None, incr: int, data: bytes = b""
     ) -> tuple[bytes | None, bytes, str] | ApiError:
         initial = 0
         sources: dict[str, dict[str, str]] | None = None
@@ -782,6 +782,23 @@ class Stream:
                     return E.message_counter_broken()
             if H._BIGINT.match(val):
                 initial = int(val)
+        src = H.slice_header(H.STREAM_SOURCE, hdr)
+        if src:
+            # A sourced counter (Go processJetStreamMsg): its body is the origin's total;
+            # add only what changed since this origin's subject was last seen, and
+            # remember the origin's total in Nats-Counter-Sources.
+            fields = src.decode("utf-8", "surrogateescape").split(" ")
+            origin_subject = fields[4] if len(fields) >= 5 else subject
+            sourced = _decode_counter(data)
+            if sourced is None:
+                return E.message_counter_broken()
+            now_val = int(sourced) if H._BIGINT.match(sourced) else 0
+            sources = sources or {}
+            seen = sources.setdefault(fields[0], {})
+            prev = seen.get(origin_subject, "")
+            seen[origin_subject] = str(now_val)
+            incr = now_val - (int(prev) if H._BIGINT.match(prev) else 0)
+            hdr = H.set_header(H.MSG_INCR, str(incr), hdr)
         total = str(initial + incr)
         data = ('{"val":' + _go_q(total) + "}").encode()
         if sources:
@@ -1166,8 +1183,10 @@ class Stream:
         if (old.subject_transform, old.republish) != (config.subject_transform, config.republish):
             self._set_transforms(config)
         if config.retention == "interest" and old.retention != "interest" and self.consumer_count == 0:
-            # Go: switching to interest retention keeps only what a consumer is interested in
-            self.store.purge()
+            # Go: switching to interest retention removes what no consumer is interested in
+            # (each message; a stream never written keeps first_seq 0)
+            if self.store.fast_state().msgs:
+                self.store.purge()
         if now is not None:
             self._prune_dedupe(now)
             if (

@@ -5,8 +5,8 @@ Operations (streams ``S`` and ``T``; every op is one request with a reply
 subject and gets one reply):
 
 * ``CreateStream(stream, config)``: $JS.API.STREAM.CREATE with the config
-  named ``config`` in :data:`CONFIGS` (all memory storage; a few invalid;
-  stream T gets other subjects than S, see :data:`T_SUBJECTS`);
+  named ``config`` in :data:`CONFIGS` (memory storage unless it says file; a
+  few invalid; stream T gets other subjects than S, see :data:`T_SUBJECTS`);
 * ``UpdateStream(stream, config)``: $JS.API.STREAM.UPDATE with a config of the
   same table (lowering limits, sealing, one-way flags, subject changes);
 * ``DeleteStream(stream)``; ``Info(stream, request)``;
@@ -18,6 +18,8 @@ subject and gets one reply):
   ``DeleteMsg(stream, request)``: the request body as sent;
 * ``DirectGet(stream, request, last_subject)``: $JS.API.DIRECT.GET (single
   requests; served only with allow_direct, else no responders);
+* ``FastPublish(subject, size)``: a publish whose reply subject marks a fast
+  batch (``...$FI``): refused as no config allows batched publish;
 * ``AdvanceTime(ms)``: moves the clock of the in-process harness (and the
   model's). Servers on the wire run on real time, which a harness cannot move:
   there the op does nothing and reports that it moved the clock by 0, and the
@@ -31,7 +33,25 @@ harnesses wait only :data:`NO_ACK_WAIT` for a publish to ``d``), a
 subject_transform, republish to ``rp.>`` (with and without headers_only),
 allow_msg_ttl (Nats-TTL values in :data:`HEADERS`, all a minute or more where
 valid so nothing expires on the wire), subject_delete_marker_ttl, invalid
-names (:data:`NAME_SUFFIX`) and oversized metadata.
+names (:data:`NAME_SUFFIX`), a name in the body that is not the subject's
+(:data:`NAME_BODY`), oversized metadata, interest retention (no consumers
+here), file storage and s2 compression, atomic batches (allow_atomic; the
+batch headers of :data:`BATCH_HEADERS`), and mirrors and sources of S.
+
+Mirrors and sources: Go copies asynchronously through internal consumers it
+sets up 100-200ms after the stream. A harness therefore waits, after each op
+that can start or feed a copy (a create/update of T, a PubAck from S), until
+T's mirror/sources are set up and have copied that sequence or copying has
+stopped (STREAM.INFO polled; :meth:`_Conn.settle`); in process it sets the
+cursors up at once and copies. The model copies after every op
+(``StreamModel.settle``). What no example could settle is left out, by the
+same decision on every side (:func:`skipped`, reply "skip"): T copying from a
+missing or interest S, sources added by an update, a counter T sourcing a
+non-counter S. Deleting S deletes T first
+(Go retries a vanished origin for minutes). Masked: a source's ``active``
+(time since heard from; -1 stays), the origin identity ending
+Nats-Stream-Source (a hash of its creation time), and sources are compared as
+a set (Go lists them in map order).
 
 Observation (:class:`Reply`) of one op: the reply's kind and body, plus
 (``extra``) the messages that arrived meanwhile on the harness's own
@@ -67,12 +87,14 @@ the examples of a campaign starts every example empty.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import re
 import socket
+import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import msgspec
@@ -87,13 +109,37 @@ from natsd.model.stream import (
     StreamModel,
     encode_headers,
 )
+from natsd.model.stream_batch import STAGED
+from natsd.model.stream_sources import ACTIVE, IDENTITY
+from natsd.model.streamcfg import subject_matches
 from natsd.oracle.base import Area, Harness, HarnessKind, Op, register, weighted
+from natsd.oracle.stream_tables import (
+    ADVANCE_MS,
+    BATCH_HEADERS,
+    CONFIGS,
+    DELETE_REQUESTS,
+    DIRECT_REQUESTS,
+    GET_REQUESTS,
+    HEADERS,
+    INFO_REQUESTS,
+    NAME_BODY,
+    NAME_SUFFIX,
+    NO_ACK_SUBJECT,
+    NO_ACK_WAIT,
+    PURGE_REQUESTS,
+    SIZES,
+    STREAMS,
+    SUBJECTS,
+    T_SUBJECTS,
+    payload,
+)
 
 __all__ = [
     "AREA",
     "CONFIGS",
     "AdvanceTime",
     "CoreHarness",
+    "FastPublish",
     "CreateStream",
     "DeleteMsg",
     "DeleteStream",
@@ -112,172 +158,6 @@ __all__ = [
     "payload",
 ]
 
-STREAMS = ("S", "T")
-SEC = 1_000_000_000
-
-#: A config key that is not sent: appended to the stream name (invalid names).
-NAME_SUFFIX = "_name_suffix"
-
-#: Stream configs by name (the request minus name and storage), simplest first.
-CONFIGS: dict[str, dict] = {
-    "plain": {"subjects": ["a", "b"]},
-    "wild": {"subjects": ["c.*"]},
-    "mixed": {"subjects": ["a", "c.>"]},
-    "default_subjects": {},
-    "zero_limits": {"subjects": ["a", "b"], "max_msgs": 0, "max_bytes": -5},  # normalises to "plain"
-    "max_msgs": {"subjects": ["a", "b"], "max_msgs": 3},
-    "max_msgs_new": {"subjects": ["a", "b"], "max_msgs": 3, "discard": "new"},
-    "max_bytes": {"subjects": ["a", "b"], "max_bytes": 150},
-    "max_bytes_new": {"subjects": ["a", "c.*"], "max_bytes": 150, "discard": "new"},
-    "per_subject": {"subjects": ["a", "c.>"], "max_msgs_per_subject": 2},
-    "per_subject_new": {"subjects": ["a", "b"], "max_msgs_per_subject": 1, "discard": "new",
-                        "discard_new_per_subject": True},
-    "per_subject_max_msgs_new": {"subjects": ["a", "b"], "max_msgs_per_subject": 2, "max_msgs": 3,
-                                 "discard": "new"},
-    "per_subject_max_bytes_new": {"subjects": ["a", "c.*"], "max_msgs_per_subject": 1, "max_bytes": 150,
-                                  "discard": "new"},
-    "limits_old": {"subjects": ["a", "c.>"], "max_msgs": 5, "max_bytes": 200, "max_msgs_per_subject": 2},
-    "rollup": {"subjects": ["a", "b"], "allow_rollup_hdrs": True},
-    "rollup_wild": {"subjects": ["c.*"], "allow_rollup_hdrs": True, "max_msgs_per_subject": 3},
-    "rollup_per_subject_new": {"subjects": ["a", "b"], "allow_rollup_hdrs": True, "max_msgs_per_subject": 1,
-                               "discard": "new", "discard_new_per_subject": True},
-    "deny": {"subjects": ["a", "b"], "deny_delete": True, "deny_purge": True},
-    "direct": {"subjects": ["a", "b"], "allow_direct": True},
-    "direct_mixed": {"subjects": ["a", "c.>"], "allow_direct": True, "max_msgs_per_subject": 2},
-    "max_msg_size": {"subjects": ["a", "b"], "max_msg_size": 40},
-    "first_seq": {"subjects": ["a", "b"], "first_seq": 10},
-    "max_age": {"subjects": ["a", "b"], "max_age": 3600 * SEC},
-    "max_age_minute": {"subjects": ["a", "c.*"], "max_age": 60 * SEC},
-    "dup_window": {"subjects": ["a", "b"], "duplicate_window": 600 * SEC},
-    "bad_rollup_deny_purge": {"subjects": ["a"], "allow_rollup_hdrs": True, "deny_purge": True},
-    "bad_per_subject_old": {"subjects": ["a"], "max_msgs_per_subject": 1, "discard_new_per_subject": True},
-    "bad_max_age": {"subjects": ["a"], "max_age": 50_000_000},
-    "bad_dup_window": {"subjects": ["a"], "max_age": 3600 * SEC, "duplicate_window": 7200 * SEC},
-    "sealed": {"subjects": ["a"], "sealed": True},  # refused on create; on update it seals
-    "sealed_deny": {"subjects": ["a", "b"], "sealed": True, "deny_delete": True, "deny_purge": True},
-    "metadata": {"subjects": ["a", "b"], "metadata": {"owner": "x"}},
-    "counter": {"subjects": ["a", "b"], "allow_msg_counter": True},
-    "counter_limits": {"subjects": ["a", "c.*"], "allow_msg_counter": True, "max_msgs_per_subject": 2,
-                       "allow_rollup_hdrs": True},
-    "bad_subject": {"subjects": ["a..b"]},
-    "bad_capture_all": {"subjects": [">"]},
-    "bad_reserved": {"subjects": ["$JS.API.>"]},
-    "bad_duplicate_subjects": {"subjects": ["a", "a"]},
-    "bad_overlapping_subjects": {"subjects": ["a", "*"]},
-    "bad_replicas": {"subjects": ["a"], "num_replicas": 3},
-    "bad_mirror_direct": {"subjects": ["a"], "mirror_direct": True},
-    "bad_discard": {"subjects": ["a"], "discard": "bogus"},
-    "bad_pedantic": {"subjects": ["a"], "max_msgs": -5, "pedantic": True},
-    "bad_counter_discard_new": {"subjects": ["a"], "allow_msg_counter": True, "discard": "new"},
-    "bad_marker_ttl": {"subjects": ["a"], "subject_delete_marker_ttl": 500_000_000},
-    "bad_persist_async": {"subjects": ["a"], "persist_mode": "async"},
-    "bad_description": {"subjects": ["a"], "description": "d" * 5000},
-    "bad_placement": {"subjects": ["a"], "placement": {"preferred": "x"}},
-    "bad_schedules_discard_new": {"subjects": ["a"], "allow_msg_schedules": True, "discard": "new"},
-    "no_ack": {"subjects": ["d"], "no_ack": True},
-    "transform": {"subjects": ["a", "c.*"], "subject_transform": {"src": "c.*", "dest": "x.{{wildcard(1)}}"}},
-    "republish": {"subjects": ["a", "b"], "republish": {"src": ">", "dest": "rp.>"}},
-    "republish_headers_only": {"subjects": ["a", "c.*"], "max_msgs_per_subject": 2,
-                               "republish": {"src": "c.*", "dest": "rp.{{wildcard(1)}}", "headers_only": True}},
-    "transform_republish": {"subjects": ["c.*"], "allow_rollup_hdrs": True,
-                            "subject_transform": {"src": "c.*", "dest": "x.{{wildcard(1)}}"},
-                            "republish": {"src": "x.*", "dest": "rp.{{wildcard(1)}}"}},
-    "ttl": {"subjects": ["a", "b"], "allow_msg_ttl": True},
-    "ttl_max_age": {"subjects": ["a", "c.*"], "allow_msg_ttl": True, "max_age": 60 * SEC},
-    "marker": {"subjects": ["a", "b"], "max_age": 3600 * SEC, "subject_delete_marker_ttl": 7200 * SEC},
-    "bad_name_star": {"subjects": ["a"], NAME_SUFFIX: "*"},
-    "bad_name_long": {"subjects": ["a"], NAME_SUFFIX: "x" * 255},
-    "bad_metadata_size": {"subjects": ["a"], "metadata": {"k": "v" * 131072}},
-}
-
-#: Publish subjects: "z" is captured by no stream; "S"/"T" only by a stream
-#: with default subjects.
-SUBJECTS = ["a", "b", "a", "c.1", "b", "z", "a", "c.2", "S", "b", "T", "c.1", "d", "a"]
-#: Captured only by the no_ack config: the wire harnesses wait for its reply
-#: only briefly (none comes from a no_ack stream; no-responders comes at once).
-NO_ACK_SUBJECT = "d"
-NO_ACK_WAIT = 0.3
-SIZES = [0, 1, 10, 60]
-
-_H = tuple[tuple[str, str], ...]
-_ID, _ELS, _ELSS, _ELSSS = ("Nats-Msg-Id", "Nats-Expected-Last-Sequence",
-                            "Nats-Expected-Last-Subject-Sequence", "Nats-Expected-Last-Subject-Sequence-Subject")
-HEADERS: list[_H] = (
-    [()]
-    + [((_ID, i),) for i in "123"]
-    + [((_ELS, str(n)),) for n in range(6)]
-    + [((_ELSS, str(n)),) for n in range(4)]
-    + [(("Nats-Expected-Stream", s),) for s in STREAMS]
-    + [(("Nats-Rollup", v),) for v in ("sub", "all", "ALL", "bogus")]
-    + [(("Nats-Expected-Last-Msg-Id", i),) for i in "12"]
-    + [
-        ((_ID, "1"), ("Nats-Rollup", "sub")),
-        ((_ID, "2"), (_ELS, "2")),
-        ((_ID, "3"), ("Nats-Expected-Last-Msg-Id", "2")),
-        ((_ELSS, "0"), (_ELSSS, "c.*")),
-        ((_ELSS, "2"), (_ELSSS, "a")),
-        ((_ELSSS, "a"),),
-        (("Nats-Expected-Stream", "T"), (_ID, "1")),
-        (("Nats-TTL", "1m"),),
-        (("Nats-TTL", "60"),),
-        (("Nats-TTL", "never"),),
-        (("Nats-TTL", "1h"),),
-        (("Nats-TTL", "500ms"),),
-        (("Nats-TTL", "x"),),
-        (("Nats-TTL", "1m"), (_ID, "1")),
-        (("Nats-Request-Info", "x"),),
-        (("X-Big", "h" * 65530),),
-        (("Nats-Incr", "1"),),
-        (("Nats-Incr", "1"),),  # twice: counter streams need it to store anything
-        (("Nats-Incr", "-7"),),
-        (("Nats-Incr", "+3"), (_ID, "1")),
-        (("Nats-Incr", "x"),),
-        (("Nats-Incr", "2"), (_ELS, "3")),
-        (("Nats-Schedule", "@every 1s"),),
-        (("Nats-Schedule-Next", "purge"),),
-        (("Nats-Schedule-Next", "purge"), ("Nats-Scheduler", "b")),
-        (("Nats-Scheduler", "a"),),
-        (("Nats-Stream-Source", "X 1"),),
-        (("Nats-Batch-Id", "b1"),),
-        (("Nats-Required-Api-Level", "9"),),
-        (("Nats-TTL", "1m"), ("Nats-Expected-Stream", "T")),
-        (("Nats-Incr", "1"), ("Nats-Expected-Stream", "T")),
-        (("Nats-Stream-Source", "X 1"), (_ELS, "9")),
-        (("Nats-Stream-Source", "X 1"), (_ID, "2")),
-        (("Nats-Batch-Id", "b1"), (_ID, "2")),
-    ]
-)
-
-INFO_REQUESTS = ["", '{"subjects_filter":">"}', '{"subjects_filter":"c.*"}', '{"deleted_details":true}']
-PURGE_REQUESTS = [
-    "", "{}", '{"filter":"a"}', '{"filter":"c.*"}', '{"filter":">"}', '{"seq":2}', '{"seq":4}', '{"seq":30}',
-    '{"seq":1}', '{"keep":1}', '{"keep":2}', '{"filter":"a","keep":1}', '{"filter":"c.>","seq":3}',
-    '{"seq":2,"keep":1}',
-]
-GET_REQUESTS = (
-    [f'{{"seq":{n}}}' for n in (1, 2, 3, 4, 5, 6, 12)]
-    + [f'{{"last_by_subj":"{s}"}}' for s in ("a", "b", "c.1", "c.*", ">")]
-    + ['{"next_by_subj":"a"}', '{"seq":3,"next_by_subj":"c.*"}', "{}", "", '{"seq":1,"last_by_subj":"a"}']
-)
-DELETE_REQUESTS = (
-    [f'{{"seq":{n}}}' for n in (1, 2, 3, 4, 5, 12)]
-    + [f'{{"seq":{n},"no_erase":true}}' for n in (1, 2, 3)]
-    + ["{}"]
-)
-#: DirectGet (request body, last subject in the request subject)
-DIRECT_REQUESTS = (
-    [(f'{{"seq":{n}}}', "") for n in (1, 2, 3, 12)]
-    + [(f'{{"last_by_subj":"{s}"}}', "") for s in ("a", "c.*", ">")]
-    + [('{"next_by_subj":"a"}', ""), ('{"seq":3,"next_by_subj":"c.*"}', "")]
-    + [("", s) for s in ("a", "b", "c.1", "c.*")]
-    + [("{}", "a"), ('{"seq":1}', "a"), ("", ""), ("{}", ""), ('{"seq":1,"last_by_subj":"a"}', "")]
-)
-#: AdvanceTime classes (ms): around the one-minute windows and the hour.
-ADVANCE_MS = [1, 1000, 59_999, 60_000, 600_000, 3_600_000]
-
-
-def payload(size: int) -> bytes:
-    return (b"abcdefghijklmnopqrstuvwxyz" * 4)[:size]
 
 
 # ---------------------------------------------------------------------------- ops
@@ -335,33 +215,85 @@ class AdvanceTime(Op, frozen=True):
     ms: int
 
 
+class FastPublish(Op, frozen=True):
+    """A publish whose reply subject is a fast batch's (``<inbox>.b1.10.ok.1.0.$FI``)."""
+
+    subject: str
+    size: int = 0
+
+
 StreamOp = (
     CreateStream | UpdateStream | DeleteStream | Info | Publish | Purge | GetMsg | DeleteMsg | DirectGet | AdvanceTime
+    | FastPublish
 )
 
+#: What a FastPublish appends to the harness's reply subject.
+FAST_REPLY = ".b1.10.ok.1.0.$FI"
 
-#: The subjects of CONFIGS are stream S's; stream T takes these instead, so that
-#: the two streams mostly coexist ("plain": S a, b; T c.1, c.2) yet sometimes
-#: collide ("mixed": S a, c.>; T c.1, b).
-T_SUBJECTS = {"a": "c.1", "b": "c.2", "c.*": "b", "c.>": "b"}
+
 
 
 def config_request(op: CreateStream | UpdateStream) -> dict:
+    """The request body: CONFIGS[op.config] for stream op.stream (the name key
+    from NAME_BODY when the config has one, else the name in the subject)."""
     req = {"name": op.stream, "storage": "memory", **CONFIGS[op.config]}
     req["name"] += req.pop(NAME_SUFFIX, "")
+    req["name"] = req.pop(NAME_BODY, req["name"])
     if op.stream == "T" and "subjects" in req:
         req["subjects"] = [T_SUBJECTS.get(s, s) for s in req["subjects"]]
     return req
+
+
+def subject_name(op: CreateStream | UpdateStream) -> str:
+    """The stream name in the request subject ($JS.API.STREAM.CREATE.<name>)."""
+    return op.stream + CONFIGS[op.config].get(NAME_SUFFIX, "")
+
+
+#: The stream that mirrors and sources copy from, and the one that copies.
+ORIGIN, REPLICA = "S", "T"
+
+
+def skipped(op: Op, config: Callable[[str], dict | None]) -> bool:
+    """Is ``op`` left out (replied "skip" by harness and model alike)?
+    ``config(name)`` is the current config of a stream (JSON form), or None.
+
+    Only combinations a real-time server cannot settle within an example are
+    left out: a create/update of T with a valid mirror/sources config is sent
+    only when S exists (Go retries a missing origin for seconds to minutes)
+    and has limits retention (Go's copying consumer on an interest origin is a
+    consumer: interest needs consumers, another area), and, for sources on an
+    update, only when T already has exactly those sources (a source added to
+    a stream holding messages starts by time). Likewise S is not turned into
+    an interest stream while T copies from it."""
+    if not isinstance(op, CreateStream | UpdateStream) or op.config.startswith("bad_"):
+        return False
+    wanted = CONFIGS[op.config]
+    if op.stream == REPLICA and wanted.keys() & {"mirror", "sources"}:
+        origin = config(ORIGIN)
+        if origin is None or origin.get("retention") == "interest":
+            return True
+        if wanted.get("allow_msg_counter") and not origin.get("allow_msg_counter"):
+            return True  # a counter sources counters only (else Go's copy fails and retries)
+        if isinstance(op, UpdateStream) and "sources" in wanted:
+            current = config(REPLICA)
+            return (current or {}).get("sources") != config_request(op)["sources"]
+        return False
+    if op.stream == ORIGIN and isinstance(op, UpdateStream) and wanted.get("retention") == "interest":
+        replica = config(REPLICA)
+        return replica is not None and _copies_from(replica, ORIGIN)
+    return False
 
 
 def request_parts(op: Op) -> tuple[str, bytes, bytes]:
     """(subject, header block, body) of the request an op sends (not AdvanceTime)."""
     if isinstance(op, Publish):
         return op.subject, encode_headers(op.headers), payload(op.size)
+    if isinstance(op, FastPublish):
+        return op.subject, b"", payload(op.size)
     if isinstance(op, CreateStream | UpdateStream):
         req = config_request(op)
         verb = "CREATE" if isinstance(op, CreateStream) else "UPDATE"
-        return f"$JS.API.STREAM.{verb}.{req['name']}", b"", json.dumps(req).encode()
+        return f"$JS.API.STREAM.{verb}.{subject_name(op)}", b"", json.dumps(req).encode()
     if isinstance(op, DeleteStream):
         return f"$JS.API.STREAM.DELETE.{op.stream}", b"", b""
     if isinstance(op, Info):
@@ -378,7 +310,12 @@ def request_parts(op: Op) -> tuple[str, bytes, bytes]:
     raise TypeError(f"no request for {op!r}")
 
 
+def reply_subject(op: Op, inbox: str) -> str:
+    return inbox + FAST_REPLY if isinstance(op, FastPublish) else inbox
+
+
 def encode_request(op: Op, reply: str) -> bytes:
+    """The frame of ``op`` with reply subject ``reply`` (see :func:`reply_subject`)."""
     subject, hdr, body = request_parts(op)
     if hdr:
         return f"HPUB {subject} {reply} {len(hdr)} {len(hdr) + len(body)}\r\n".encode() + hdr + body + b"\r\n"
@@ -395,7 +332,9 @@ _stream = st.sampled_from(STREAMS)
 #: (size, headers): no headers a third of the time, message ids more often than
 #: the other headers; Hypothesis favours both ends of a table, so it ends plain too
 _TTLS = [((("Nats-TTL", v),)) for v in ("1m", "never", "1h")]
-_WEIGHTED_HEADERS = [()] * 20 + HEADERS[1:4] * 2 + HEADERS[4:] + _TTLS + [()] * 4
+#: a counter stream stores only increments (empty payloads): a few more of them
+_INCRS = [(("Nats-Incr", "1"),)] * 3
+_WEIGHTED_HEADERS = [()] * 20 + HEADERS[1:4] * 2 + HEADERS[4:] + _TTLS + _INCRS + BATCH_HEADERS[:8] * 2 + [()] * 4
 #: Nats-Request-Info only with payloads of 0 or 1 bytes: natsd counts the header
 #: against max_msg_size before stripping it (Go strips it first), a known natsd
 #: bug (tests/test_oracle_stream.py::test_natsd_request_info_counts_against_max_msg_size)
@@ -405,7 +344,9 @@ _PUBLISH_TABLE = [(s, h) for h in _WEIGHTED_HEADERS for s in SIZES[:2] * 2 + SIZ
 #: first; Hypothesis favours both ends of a table, so it ends with valid ones too
 _VALID = [c for c in CONFIGS if not c.startswith("bad_")]
 CONFIG_CHOICES = (_VALID * 2 + [c for c in CONFIGS if c.startswith("bad_")] + _VALID[::-1]
-                  + ["ttl", "ttl_max_age", "republish", "marker"])
+                  + ["ttl", "ttl_max_age", "republish", "marker", "atomic", "atomic_limits", "atomic", "file",
+                     "file_limits", "counter", "counter_limits", "republish_headers_only", "marker",
+                     "per_subject_max_msgs_new", "per_subject_max_bytes_new", "interest"])
 _create = st.builds(CreateStream, _stream, st.sampled_from(CONFIG_CHOICES))
 _update = st.builds(UpdateStream, _stream, st.sampled_from(CONFIG_CHOICES))
 _delete = st.builds(DeleteStream, _stream)
@@ -418,13 +359,31 @@ _get = st.builds(GetMsg, _stream, st.sampled_from(GET_REQUESTS))
 _delete_msg = st.builds(DeleteMsg, _stream, st.sampled_from(DELETE_REQUESTS))
 _direct = st.builds(lambda s, rl: DirectGet(s, rl[0], rl[1]), _stream, st.sampled_from(DIRECT_REQUESTS))
 _advance = st.builds(AdvanceTime, st.sampled_from(ADVANCE_MS))
+#: batches need their messages in order with one id: a publish drawn from the
+#: batch table alone (its start and commits weighted), on the atomic configs' subjects
+_batch_publish = st.builds(
+    lambda subject, h: Publish(subject, 1, h), st.sampled_from(["a", "b", "c.1"]),
+    st.sampled_from(BATCH_HEADERS[:8] * 3 + BATCH_HEADERS),
+)
+_fast_publish = st.builds(FastPublish, st.sampled_from(["a", "c.1", "z"]), st.sampled_from(SIZES))
+REPLICA_CONFIGS = ["mirror", "mirror_filter", "sources", "sources_filters", "sources_transform", "counter_sources"]
+_replica = st.builds(CreateStream, st.just(REPLICA), st.sampled_from(REPLICA_CONFIGS + ["counter_sources"] * 2))
+#: origins worth copying from (a counter feeds a counter's sources), and atomic streams
+_special = st.builds(CreateStream, _stream, st.sampled_from(["atomic", "atomic_limits", "counter", "plain"]))
+_origin = st.builds(CreateStream, st.just(ORIGIN), st.sampled_from(["counter", "plain", "counter", "wild"]))
 
 #: Publish two fifths; stream deletes rare (a deleted stream takes a few steps to
 #: come back, and most ops need one).
-OPS = weighted(
-    (16, _publish), (6, _create), (4, _info), (4, _get), (2, _direct), (2, _update), (2, _purge),
-    (2, _delete_msg), (1, _delete), (2, _advance),
-)
+_PLAIN = ((16, _publish), (6, _create), (4, _info), (4, _get), (2, _direct), (2, _update), (2, _purge),
+          (2, _delete_msg), (1, _delete), (2, _advance))
+#: increments, which counter streams (and the counters sourcing them) need
+_incr_publish = st.builds(lambda subject, v: Publish(subject, 0, (("Nats-Incr", v),)),
+                          st.sampled_from(["a", "b"]), st.sampled_from(["1", "-2", "10"]))
+OPS = weighted(*_PLAIN, (3, _batch_publish), (1, _fast_publish), (1, _replica), (1, _special), (1, _incr_publish),
+               (1, _origin))
+#: The mix without the ops aimed at batches, fast batches and replicas: for
+#: searches that need none of them (a replica on a real server costs a wait).
+PLAIN_OPS = weighted(*_PLAIN)
 
 # ------------------------------------------------------------------ observation
 
@@ -456,6 +415,11 @@ def mask(value: Any) -> Any:
         for key, v in value.items():
             if key in _TIME_KEYS and isinstance(v, str):
                 value[key] = ZERO_TIME if v == ZERO_TIME else TS
+            elif key == "active" and isinstance(v, int) and v != -1:
+                value[key] = ACTIVE  # a mirror's / source's time since last heard from
+            elif key == "hdrs" and isinstance(v, str):
+                value[key] = base64.b64encode(_IDENT.sub(rb"\1 " + IDENTITY.encode() + rb"\r\n",
+                                                         base64.b64decode(v))).decode()
             else:
                 mask(v)
         meta = value.get("metadata")
@@ -470,11 +434,28 @@ def mask(value: Any) -> Any:
     return value
 
 
+def _sources_as_set(value: Any) -> Any:
+    """Go lists a stream's sources (config and info) in no fixed order: sort them."""
+    if isinstance(value, dict):
+        for key, v in value.items():
+            if key == "sources" and isinstance(v, list):
+                v.sort(key=_canonical)
+            _sources_as_set(v)
+    return value
+
+
 def api_reply(value: Any) -> Reply:
-    return Reply("api", _canonical(value))
+    return Reply("api", _canonical(_sources_as_set(value)))
 
 
 _TIME_STAMP = re.compile(rb"Nats-Time-Stamp: [^\r]*")
+#: The origin identity (a hash of its creation time) ending Nats-Stream-Source.
+_IDENT = re.compile(rb"(Nats-Stream-Source: [^\r]*) [0-9A-Za-z]{8}\r\n")
+
+
+def _mask_headers(hdr: bytes) -> bytes:
+    hdr = _TIME_STAMP.sub(b"Nats-Time-Stamp: " + TS.encode(), hdr)
+    return _IDENT.sub(rb"\1 " + IDENTITY.encode() + rb"\r\n", hdr)
 
 
 def direct_reply(hdr: bytes, body: bytes) -> Reply:
@@ -484,8 +465,7 @@ def direct_reply(hdr: bytes, body: bytes) -> Reply:
 
 def republished(subject: str, hdr: bytes, data: bytes) -> str:
     """A message received on the republish subscription, time stamp masked."""
-    hdr = _TIME_STAMP.sub(b"Nats-Time-Stamp: " + TS.encode(), hdr)
-    return f"{subject} " + (hdr + data).decode("latin-1")
+    return f"{subject} " + (_mask_headers(hdr) + data).decode("latin-1")
 
 
 def _frame_republished(line: bytes, body: bytes) -> str:
@@ -507,9 +487,9 @@ def observe(op: Op, line: bytes, body: bytes) -> Reply:
         if first.strip() != b"NATS/1.0":  # a status message (no responders, 404, 408)
             return Reply("status", (hdr + body).decode("latin-1"))
         if isinstance(op, DirectGet):
-            return direct_reply(_TIME_STAMP.sub(b"Nats-Time-Stamp: " + TS.encode(), hdr), body)
+            return direct_reply(_mask_headers(hdr), body)
         return Reply("other", f"{line.decode('latin-1')} {(hdr + body)!r}")
-    if isinstance(op, Publish):
+    if isinstance(op, Publish | FastPublish):
         return Reply("puback", body.decode("latin-1"))
     try:
         return api_reply(mask(json.loads(body)))
@@ -521,8 +501,21 @@ def observe(op: Op, line: bytes, body: bytes) -> Reply:
 
 
 def model_step(model: StreamModel, op: Op, impl: Reply) -> Reply:
-    """Apply ``op`` to the model. ``impl`` is used only for AdvanceTime: how far
+    """Apply ``op`` to the model, then let mirrors and sources catch up (the
+    harnesses wait for that). ``impl`` is used only for AdvanceTime: how far
     the harness could move its clock (its ms, or 0 on a real-time server)."""
+    reply = _model_reply(model, op, impl)
+    model.settle()
+    return reply
+
+
+def _model_reply(model: StreamModel, op: Op, impl: Reply) -> Reply:
+    if skipped(op, lambda name: model.streams[name].config if name in model.streams else None):
+        return Reply("skip")
+    if isinstance(op, DeleteStream) and op.stream == ORIGIN:
+        replica = model.streams.get(REPLICA)
+        if replica is not None and _copies_from(replica.config, ORIGIN):
+            model.delete(REPLICA)
     if isinstance(op, AdvanceTime):
         moved = op.ms
         if impl.kind == "time" and impl.body == "0":
@@ -534,13 +527,16 @@ def model_step(model: StreamModel, op: Op, impl: Reply) -> Reply:
         rp = tuple(republished(subj, hdr, data) for subj, hdr, data in model.republished)
         if text is None:
             return _no_responders(op.subject)
+        if text == STAGED:  # a staged batch message: an empty reply
+            return Reply("puback", "", rp)
         return Reply("none", extra=rp) if text == "" else Reply("puback", text, rp)
+    if isinstance(op, FastPublish):
+        text = model.fast_publish(op.subject, payload(op.size))
+        return _no_responders(op.subject) if text is None else Reply("puback", text)
     if isinstance(op, CreateStream):
-        req = config_request(op)
-        return api_reply(model.create(req["name"], req))
+        return api_reply(model.create(subject_name(op), config_request(op)))
     if isinstance(op, UpdateStream):
-        req = config_request(op)
-        return api_reply(model.update(req["name"], req))
+        return api_reply(model.update(subject_name(op), config_request(op)))
     if isinstance(op, DeleteStream):
         return api_reply(model.delete(op.stream))
     if isinstance(op, Info):
@@ -560,6 +556,11 @@ def model_step(model: StreamModel, op: Op, impl: Reply) -> Reply:
             return Reply("status", hdr.decode("latin-1"))
         return direct_reply(hdr, data)
     raise TypeError(f"not a stream op: {op!r}")
+
+
+def _copies_from(config: dict, origin: str) -> bool:
+    names = [(config.get("mirror") or {}).get("name")] + [s.get("name") for s in config.get("sources") or []]
+    return origin in names
 
 
 def _diff(a: Any, b: Any, path: str, out: list[str]) -> None:
@@ -685,19 +686,53 @@ class CoreHarness(Harness):
 
         self.now = T0
         self.broker = Broker()
-        self.js = JetStreamService(self.broker, clock=lambda: self.now, server_name="natsd")
+        self.dir = tempfile.TemporaryDirectory(prefix="natsd-stream-")  # file storage streams
+        self.js = JetStreamService(self.broker, clock=lambda: self.now, server_name="natsd", store_dir=self.dir.name)
         self.client = self.broker.new_client(self.now)
         self.client.receive(SETUP)
         self.client.out.clear()
         self.n = 0
 
+    def _config(self, name: str) -> dict | None:
+        entry = self.js.streams.get(name)
+        return msgspec.to_builtins(entry.stream.config) if entry is not None else None
+
     def apply(self, op: Op) -> dict[str, Reply]:
+        if skipped(op, self._config):
+            return {"core": Reply("skip")}
+        if isinstance(op, DeleteStream) and op.stream == ORIGIN:
+            cfg = self._config(REPLICA)
+            if cfg is not None and _copies_from(cfg, ORIGIN):
+                self._request(DeleteStream(REPLICA))
+        reply = self._apply(op)
+        if not isinstance(op, Info | GetMsg | DirectGet):
+            self._settle()
+        return reply
+
+    def _settle(self) -> None:
+        """Go sets a mirror's / source's consumer up 100-200ms after the stream
+        and copies asynchronously; the wire harnesses wait for that. Here: set
+        up every waiting cursor now, and copy."""
+        replication = self.js.replication
+        for r in replication.replicas.values():
+            for c in [r.mirror, *r.sources.values()]:
+                if c is not None and c.origin is None:
+                    c.next_try = min(c.next_try, self.now)
+        self.js._publish_out(replication.pump(self.now))
+
+    def _request(self, op: Op) -> None:
+        self.n += 1
+        self.client.receive(encode_request(op, f"{INBOX}.{self.n}"))
+        self.client.out.clear()
+        self.broker.dirty.clear()
+
+    def _apply(self, op: Op) -> dict[str, Reply]:
         if isinstance(op, AdvanceTime):
             self.now += op.ms * 1_000_000
             self.js.tick(self.now)
             return {"core": Reply("time", str(op.ms))}
         self.n += 1
-        reply = f"{INBOX}.{self.n}"
+        reply = reply_subject(op, f"{INBOX}.{self.n}")
         self.client.receive(encode_request(op, reply))
         buf = bytearray(self.client.out)
         self.client.out.clear()
@@ -727,6 +762,7 @@ class CoreHarness(Harness):
 
     def close(self) -> None:
         self.broker.remove_client(self.client)
+        self.dir.cleanup()
 
 
 @contextlib.contextmanager
@@ -737,6 +773,9 @@ def core_session() -> Iterator[Any]:
 # ------------------------------------------------------------------ wire harness
 
 REPLY_TIMEOUT = 5.0
+#: Waiting for mirrors and sources to catch up on a real server (seconds).
+SETTLE_POLL = 0.025
+SETTLE_MAX = 5.0
 
 
 class HarnessError(RuntimeError):
@@ -784,7 +823,7 @@ class _Conn:
 
     def request(self, op: Op) -> Reply:
         self.n += 1
-        reply = f"{INBOX}.{self.n}".encode()
+        reply = reply_subject(op, f"{INBOX}.{self.n}").encode()
         self.extra.clear()
         self.sock.sendall(encode_request(op, reply.decode()))
         brief = isinstance(op, Publish) and op.subject == NO_ACK_SUBJECT
@@ -794,6 +833,86 @@ class _Conn:
         if got is None:
             return Reply("none", extra=extra)
         return msgspec.structs.replace(observe(op, got[0], got[1] or b""), extra=extra)
+
+    def info(self, name: str) -> dict | None:
+        got = self.request(Info(name))
+        value = json.loads(got.body) if got.kind == "api" else {}
+        return None if "error" in value else value
+
+    def config(self, name: str) -> dict | None:
+        value = self.info(name)
+        return value["config"] if value else None
+
+    def _subject_of(self, stream: str, seq: int) -> str | None:
+        got = self.request(GetMsg(stream, json.dumps({"seq": seq})))
+        value = json.loads(got.body) if got.kind == "api" else {}
+        return (value.get("message") or {}).get("subject")
+
+    def _last_of(self, stream: str, patterns: list[str]) -> int:
+        """The highest sequence of ``stream`` whose subject matches one of the
+        patterns (per literal subject: Go's last-by-subject '>' looks only at
+        the last sequence)."""
+        info = self.info_of(stream, {"subjects_filter": ">"})
+        subjects = ((info or {}).get("state") or {}).get("subjects") or {}
+        best = 0
+        for subj in subjects:
+            if any(subject_matches(p, subj) for p in patterns):
+                got = self.request(GetMsg(stream, json.dumps({"last_by_subj": subj})))
+                best = max(best, (json.loads(got.body).get("message") or {}).get("seq", 0))
+        return best
+
+    def info_of(self, name: str, req: dict) -> dict | None:
+        got = self.request(Info(name, json.dumps(req)))
+        value = json.loads(got.body) if got.kind == "api" else {}
+        return None if "error" in value else value
+
+    def settle(self, name: str, seqs: range | None = None) -> None:
+        """Wait until stream ``name``'s mirror/sources are set up and each has
+        copied what it must: the highest origin sequence in ``seqs`` (what a
+        PubAck of the origin acknowledged) that its filters take, or, when
+        ``seqs`` is None (``name`` was just created or updated), the last one
+        the origin holds. A mirror's progress is its last sequence, a source's
+        its ``seq``. Polls STREAM.INFO SETTLE_POLL apart, at most SETTLE_MAX.
+        Nothing to wait for when the stream has no origins."""
+        value = self.info(name)
+        if not value or not (value.get("mirror") or value.get("sources")):
+            return
+        cfg = value["config"]
+        entries = [cfg["mirror"]] if cfg.get("mirror") else cfg["sources"]
+        targets = []
+        for src in entries:
+            trs = src.get("subject_transforms") or []
+            patterns = [t.get("src") or ">" for t in trs] or [src.get("filter_subject") or ">"]
+            if seqs is None:
+                targets.append(self._last_of(src["name"], patterns))
+                continue
+            target = 0
+            for seq in reversed(seqs):
+                subj = self._subject_of(src["name"], seq)
+                if subj is not None and any(subject_matches(p, subj) for p in patterns):
+                    target = seq
+                    break
+            targets.append(target)
+        deadline = time.monotonic() + SETTLE_MAX
+        while True:
+            if value.get("mirror"):
+                progress = [(value["mirror"].get("active"), value["state"]["last_seq"])]
+            else:
+                by_key = {_canonical({k: o.get(k) for k in ("name", "filter_subject", "subject_transforms")}): o
+                          for o in value.get("sources") or []}
+                progress = []
+                for src in entries:
+                    o = by_key.get(_canonical({k: src.get(k) for k in ("name", "filter_subject", "subject_transforms")}),
+                                   {})
+                    progress.append((o.get("active", -1), o.get("seq", 0)))
+            if all(active != -1 and done >= target for (active, done), target in zip(progress, targets, strict=True)):
+                return
+            if time.monotonic() >= deadline:
+                return
+            time.sleep(SETTLE_POLL)
+            value = self.info(name)
+            if not value or not (value.get("mirror") or value.get("sources")):
+                return
 
     def close(self) -> None:
         with contextlib.suppress(OSError):
@@ -816,7 +935,26 @@ class WireHarness(Harness):
     def apply(self, op: Op) -> dict[str, Reply]:
         if isinstance(op, AdvanceTime):  # real time: nothing to move
             return {side: Reply("time", "0") for side in self.sides}
-        return {side: conn.request(op) for side, conn in self.conns.items()}
+        return {side: self._apply(conn, op) for side, conn in self.conns.items()}
+
+    def _apply(self, conn: _Conn, op: Op) -> Reply:
+        if skipped(op, conn.config):
+            return Reply("skip")
+        if isinstance(op, DeleteStream) and op.stream == ORIGIN:
+            cfg = conn.config(REPLICA)
+            if cfg is not None and _copies_from(cfg, ORIGIN):
+                conn.request(DeleteStream(REPLICA))
+        reply = conn.request(op)
+        if isinstance(op, CreateStream | UpdateStream) and op.stream == REPLICA and reply.kind == "api":
+            conn.settle(REPLICA, None)
+        elif isinstance(op, Publish) and reply.kind == "none":  # no_ack: no PubAck tells the sequence
+            conn.settle(REPLICA, None)
+        elif isinstance(op, Publish) and reply.kind == "puback" and reply.body:
+            ack = json.loads(reply.body)
+            if ack.get("stream") == ORIGIN and "seq" in ack and "error" not in ack:
+                n = ack.get("count", 1)
+                conn.settle(REPLICA, range(ack["seq"] - n + 1, ack["seq"] + 1))
+        return reply
 
     def state(self) -> dict[str, Any]:
         return {side: {} for side in self.sides}  # the model invariants only
