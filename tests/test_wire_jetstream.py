@@ -167,6 +167,11 @@ async def test_api_error_replies_keep_the_type_and_decode_strictly(js_server):
                                "description": 'invalid JSON: json: unknown field "bogus"'}}
         r = await _api(nc, "$JS.API.STREAM.CREATE.X")  # an empty body is {}: the name does not match
         assert r["error"]["err_code"] == 10056
+        for bad in ("a/b", "a\\b"):  # path separators: 10128, before the config is checked
+            r = await _api(nc, f"$JS.API.STREAM.CREATE.{bad}", b'{"name":"%s","subjects":["x.>"]}'
+                           % bad.replace("\\", "\\\\").encode())
+            assert r["error"] == {"code": 400, "err_code": 10128,
+                                  "description": "Stream name can not contain path separators"}
         r = await _api(nc, "$JS.API.STREAM.UPDATE.NOPE", b'{"name":"NOPE","subjects":["nope"]}')
         assert r["type"] == "io.nats.jetstream.api.v1.stream_update_response"
         assert r["error"] == {"code": 404, "err_code": 10059, "description": "stream not found"}

@@ -351,6 +351,8 @@ class JetStreamService:
         req = decode_request(body, StreamConfigRequest)
         if req.name != name:
             raise ApiErrorException(E.stream_mismatch())
+        if "/" in name or "\\" in name:  # Go checks this before the config (and it keeps names out of paths)
+            raise ApiErrorException(E.stream_name_contains_path_separators())
         cfg = check_config(set_static_metadata(_config_from_request(req)), pedantic=req.pedantic,
                            create=True, lookup=self._config_of)
         existing = self.streams.get(name)
