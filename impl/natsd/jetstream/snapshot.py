@@ -514,7 +514,7 @@ class Snapshots:
             persist.write_meta(r.staging, r.cfg, now)
             os.makedirs(os.path.dirname(final), exist_ok=True)
             os.rename(r.staging, final)
-            persist._fsync_dir(os.path.dirname(final))
+            persist.fsync_dir(os.path.dirname(final))
             entry = js._open_stream(r.cfg, now, create=False)
         else:
             entry = js._open_stream(r.cfg, now, create=False, store=r.store)
