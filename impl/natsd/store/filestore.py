@@ -764,6 +764,13 @@ class FileStore(MemStore):
             self._last_ts = r[3]
         else:
             _, first, last, last_ts = r
+            if self._msgs and self._order.last > last:
+                # A state record below messages an earlier block still holds (the
+                # truncate that removed them was lost to corruption): the later
+                # record wins, as for a message record.
+                for s in list(self._order.iter_from(last + 1)):
+                    self._remove(s)
+                    self._conflicts += 1
             self._last_seq, self._last_ts = last, last_ts
             if not self._msgs:
                 self._first_seq, self._first_ts = first, 0
