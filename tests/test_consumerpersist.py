@@ -131,7 +131,32 @@ def test_only_changed_consumers_are_written(tmp_path):
     c.ack(reply, None, b"+ACK", T0)
     files.sync([c], T0)
     gen, slot, state = newest()
-    assert (gen, slot, state.ack_floor_stream, state.pending) == (3, 0, 1, [])
+    # written since the last fsync: the same file again (state.0 keeps the fsynced state)
+    assert (gen, slot, state.ack_floor_stream, state.pending) == (3, 1, 1, [])
+
+
+def test_between_fsyncs_the_fsynced_state_file_is_never_written(tmp_path):
+    """A power loss between two durable syncs can tear only the file written since
+    the last fsync: the other keeps the last fsynced state (at-least-once: the acks
+    of the last tick may be redelivered, nothing is lost)."""
+    st = _stream()
+    for i in range(3):
+        st.process_msg(f"s.{i}", None, b"x", T0)
+    c = _consumer(st)
+    files = ConsumerFiles(str(tmp_path))
+    files.created(c, T0)  # generation 1, fsynced, in state.0
+    d = tmp_path / "obs" / "C"
+    c.pull("_INBOX.r", b"3", T0)
+    replies = _deliveries(c)
+    files.sync([c], T0, durable=True)  # generation 2, fsynced, in state.1
+    synced = (d / "state.1").read_bytes()
+    for reply in replies:  # three more writes, none fsynced: all into state.0
+        c.ack(reply, None, b"+ACK", T0)
+        files.sync([c], T0)
+        assert (d / "state.1").read_bytes() == synced
+    (d / "state.0").write_bytes((d / "state.0").read_bytes()[:-5])  # torn by a power loss
+    (rec,) = load_consumers(str(tmp_path))
+    assert (rec.generation, rec.slot, rec.state.delivered_stream, rec.state.ack_floor_stream) == (2, 1, 3, 0)
 
 
 def test_a_torn_state_write_leaves_the_previous_state(tmp_path):

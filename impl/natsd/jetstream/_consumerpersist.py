@@ -19,14 +19,19 @@ The definition is written atomically (temporary file, fsync, rename, fsync
 of the directory). The state, written far more often, alternates between two
 files created with the consumer and rewritten in place (one fsync, no rename
 and no directory fsync: several times cheaper per write): each write carries
-the next generation number and goes to the file not holding the newest valid
-state, so a torn write leaves the previous state intact in the other file,
-and recovery takes the valid state with the highest generation. Writes are
-not fsynced when the server syncs on an interval (Go's default); a process
-crash still loses nothing written. ``ConsumerFiles.sync``
-writes the state of every consumer whose state changed since its last write;
-the service calls it once per event-loop turn before the turn's outputs leave
-(group commit) and at shutdown. Whether a state changed is judged by a cheap
+the next generation number. ``ConsumerFiles.sync`` writes the state of every
+consumer whose state changed since its last write; the service calls it once
+per event-loop turn before the turn's outputs leave, so a process crash
+(kill -9) loses no ack that was answered. The fsync of consumer state is
+batched: ``sync(durable=True)`` (every JetStream tick, 100 ms, and at
+shutdown) fsyncs what was written since. Between two fsyncs every write of a
+consumer goes to the same file, the one *not* holding its last fsynced
+state, so a power loss at any moment leaves that fsynced state intact in the
+other file; recovery takes the valid state with the highest generation. A
+power loss can so cost the acks of the last tick: those messages are
+redelivered (at-least-once), never lost; stream messages themselves are
+fsynced before their PubAcks (group commit). Nothing is fsynced when the
+server syncs on an interval (Go's default). Whether a state changed is judged by a cheap
 fingerprint: every delivery raises the delivered consumer sequence, every
 taken ack shrinks the pending map, the ack floor or the redelivery map, so
 no change goes unseen.
@@ -118,6 +123,7 @@ class ConsumerFiles:
         self.fsync = fsync
         self._written: dict[str, tuple] = {}  # consumer name -> fingerprint of the last write
         self._gen: dict[str, tuple[int, int]] = {}  # consumer name -> (generation, slot) of the newest state
+        self._unsynced: set[str] = set()  # written since their last fsync (all to one slot)
 
     def _dir(self, name: str) -> str:
         return os.path.join(self.root, name)
@@ -160,12 +166,16 @@ class ConsumerFiles:
         if self._fsync(c):
             fsync_dir(d)
         self._gen[c.name] = (0, 1)
-        self.write_state(c, now)
+        self.write_state(c, now, durable=True)
 
-    def write_state(self, c, now: int) -> None:
-        """Write ``c``'s state over the older of its two state files."""
+    def write_state(self, c, now: int, *, durable: bool = False) -> None:
+        """Write ``c``'s state: over the older of its two state files, or, when it
+        was written since its last fsync, over that unsynced write again (the
+        other file keeps the fsynced state). ``durable`` fsyncs it at once."""
         gen, slot = self._gen.get(c.name, (0, 1))
-        gen, slot = gen + 1, 1 - slot
+        if c.name not in self._unsynced:
+            slot = 1 - slot
+        gen += 1
         raw = msgspec.json.encode(state_of(c, now))
         path = os.path.join(self._dir(c.name), STATES[slot])
         fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o644)
@@ -173,14 +183,32 @@ class ConsumerFiles:
             os.pwrite(fd, _HDR.pack(_MAGIC, len(raw), gen, _state_sum(gen, raw)) + raw, 0)
             os.ftruncate(fd, _HDR.size + len(raw))
             if self._fsync(c):
-                os.fsync(fd)
+                if durable:
+                    os.fsync(fd)
+                    self._unsynced.discard(c.name)
+                else:
+                    self._unsynced.add(c.name)
         finally:
             os.close(fd)
         self._gen[c.name] = (gen, slot)
         self._written[c.name] = _fingerprint(c)
 
-    def sync(self, consumers, now: int) -> None:
-        """Write the state of every consumer that changed since its last write."""
+    def _fsync_unsynced(self) -> None:
+        for name in sorted(self._unsynced):
+            _, slot = self._gen[name]
+            try:
+                fd = os.open(os.path.join(self._dir(name), STATES[slot]), os.O_RDONLY)
+                try:
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+            except OSError as e:
+                _log.error("JetStream consumer %r: syncing its state failed: %s", name, e)
+        self._unsynced.clear()
+
+    def sync(self, consumers, now: int, *, durable: bool = False) -> None:
+        """Write the state of every consumer that changed since its last write;
+        with ``durable``, then fsync every state written since the last fsync."""
         for c in consumers:
             if c.closed or self._written.get(c.name) == _fingerprint(c) or not self.kept(c):
                 continue
@@ -188,12 +216,15 @@ class ConsumerFiles:
                 self.write_state(c, now)
             except OSError as e:
                 _log.error("JetStream consumer %r: writing its state failed: %s", c.name, e)
+        if durable and self._unsynced:
+            self._fsync_unsynced()
 
     def removed(self, name: str) -> None:
         """Forget a deleted consumer: the definition first, so a crash in between
         cannot bring it back, then the rest of its directory."""
         self._written.pop(name, None)
         self._gen.pop(name, None)
+        self._unsynced.discard(name)
         d = self._dir(name)
         try:
             os.remove(os.path.join(d, DEF))

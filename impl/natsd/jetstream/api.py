@@ -134,6 +134,14 @@ class _StreamEntry:
         self.direct_subs: list = []
 
 
+#: Zero fields Go writes in an error reply beyond what OMITEMPTY says (the spec
+#: marks them optional because the success reply may be built without them):
+#: JSApiConsumerPauseResponse's paused and pause_until have no omitempty.
+_ERROR_ZEROS: dict[str, dict] = {
+    "ConsumerPauseResponse": {"paused": False, "pause_until": "0001-01-01T00:00:00Z"},
+}
+
+
 class JetStreamService:
     def __init__(self, broker, *, clock: Callable[[], int], server_name: str, store_dir: str = "",
                  max_memory: int = -1, max_store: int = -1, domain: str = "",
@@ -248,6 +256,7 @@ class JetStreamService:
                 out["error"] = err
             elif f.encode_name not in omit:
                 out[f.encode_name] = zero_value(f.type)  # Go writes non-omitempty fields, zero
+        out.update(_ERROR_ZEROS.get(resp_type.__name__, {}))
         self.api_errors += 1
         self.client.publish(reply, encode_reply(out))
         self.api_total += 1
@@ -407,11 +416,12 @@ class JetStreamService:
             _log.info("  Restored %d messages for stream '$G > %s'", st.msgs, rec.name)
             self._recover_consumers(rec.name)
 
-    def sync(self) -> None:
+    def sync(self, *, durable: bool = False) -> None:
         """Group commit: fsync every file store written since the last call.
         The shell calls this before it writes the loop turn's PubAcks; consumer
         state that changed in the turn is written after the messages, on every
-        sync policy."""
+        sync policy, and fsynced only with ``durable`` (the shell's JetStream
+        tick): see natsd.jetstream._consumerpersist."""
         if self.storage.sync == "group":  # "always": the store syncs each write; "interval": tick() drives it
             for entry in self.streams.values():
                 store = entry.stream.store
@@ -420,12 +430,12 @@ class JetStreamService:
                         store.sync()
                     except Exception as e:  # sticky in the store: later writes fail with it
                         _log.error("JetStream stream %r: sync failed: %s", entry.stream.config.name, e)
-        self._sync_consumers()
+        self._sync_consumers(durable)
 
     def stop(self) -> None:
         """Sync and close every store (server shutdown)."""
         self.snapshots.stop()
-        self._sync_consumers()
+        self._sync_consumers(True)
         for entry in self.streams.values():
             try:
                 entry.stream.store.stop()
@@ -764,7 +774,7 @@ class JetStreamService:
                 name = "".join(self._rng.choice(_BASE62) for _ in range(8))
                 if name not in cs.consumers:
                     break
-            cfg = msgspec.structs.replace(cfg, name=name)
+            # Go names the consumer only: the config it reports keeps no name [obs]
         if not is_valid_asset_name(name):
             raise ApiErrorException(E.consumer_bad_durable_name())
         c = Consumer(stream, name, cfg, now, has_interest=self._has_interest, rng=self._rng,
@@ -825,13 +835,14 @@ class JetStreamService:
                 c.set_interest(self._push_interest(c.cfg), now)
         cs.settle(now)
 
-    def _sync_consumers(self) -> None:
-        """Write the state of every file-stream consumer that changed (once per loop turn)."""
+    def _sync_consumers(self, durable: bool = False) -> None:
+        """Write the state of every file-stream consumer that changed (once per loop
+        turn); ``durable``: fsync what was written since the last such call."""
         now = 0
         for cs in self.consumer_sets.values():
-            if cs.files is not None and cs.consumers:
+            if cs.files is not None and (cs.consumers or durable):
                 now = now or self.clock()
-                cs.files.sync(cs.consumers.values(), now)
+                cs.files.sync(cs.consumers.values(), now, durable=durable)
 
     def _consumer_subs(self, c: Consumer, *, subscribe: bool) -> None:
         key = (c.stream.config.name, c.name)
@@ -906,6 +917,10 @@ class JetStreamService:
         cs = self.consumer_sets.get(names[0]) if len(names) == 2 else None
         c = cs.consumers.get(names[1]) if cs is not None else None
         if c is None:
+            if is_reset:
+                # Go's $JS.API.> subscription takes the request (so no 503) and no
+                # handler answers it [obs: go harness of the consumer campaign]
+                return
             # Go subscribes these per consumer: none means no responders (client.go's 503).
             self.client.deliver(reply, reply, b"", headers=b"NATS/1.0 503\r\nNats-Subject: " + subject + b"\r\n\r\n")
             return

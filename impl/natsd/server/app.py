@@ -391,7 +391,9 @@ class Server:
         if js is None or self.loop is None:
             return
         js.tick(time.time_ns())
-        js.sync()  # writes that no PubAck waits for (no_ack streams, sources) reach the disk too
+        # Writes no PubAck waits for (no_ack streams, sources) reach the disk too,
+        # and consumer state written since the last tick is fsynced.
+        js.sync(durable=True)
         self.schedule_flush()
         self._js_timer = self.loop.call_later(0.1, self._js_tick)
 
