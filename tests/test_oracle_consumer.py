@@ -32,12 +32,17 @@ from natsd.oracle.consumer import (
     AdvanceTime,
     ConsumerInfo,
     CreateConsumer,
+    CreateEphemeral,
     CreateStream,
     DeleteConsumer,
     DeleteMsg,
     Fetch,
+    FetchLevel,
+    FetchNoReply,
+    Pause,
     Publish,
     Purge,
+    Reset,
     StreamInfo,
     consumers_answer,
 )
@@ -248,6 +253,49 @@ def test_model_update_rules() -> None:
     assert missing["error"]["err_code"] == 10149
 
 
+def test_model_reset_acks_what_lies_below_the_new_start_on_interest_streams() -> None:
+    m = _model({"retention": "interest"})
+    _create(m, "C", ack_policy="explicit")
+    _create(m, "D", ack_policy="explicit", filter_subject="a")
+    for subject in ("a", "b", "a"):
+        m.publish(subject, (), b"")
+    _fetch(m, '{"batch":5,"no_wait":true}')
+    reply = m.consumer_reset("S", "C", b'{"seq":3}')
+    assert reply["reset_seq"] == 3 and reply["num_ack_pending"] == 0
+    assert reply["ack_floor"] == {"consumer_seq": 0, "stream_seq": 2}
+    assert m.info("S", None)["state"]["messages"] == 2  # b (seq 2) went; D still needs seq 1
+    assert m.consumer_reset("S", "D", b'{"seq":0}')["reset_seq"] == 1
+    assert m.consumer_reset("S", "Z", b"") is None  # Go: no answer at all
+    _create(m, "E", ack_policy="explicit", deliver_policy="by_start_sequence", opt_start_seq=2)
+    assert m.consumer_reset("S", "E", b'{"seq":1}')["error"]["description"] == "invalid reset: below start seq"
+
+
+def test_model_overflow_request_waits_for_its_thresholds() -> None:
+    m = _model()
+    _create(m, ack_policy="explicit", priority_policy="overflow", priority_groups=["g"])
+    m.publish("a", (), b"")
+    m.publish("a", (), b"")
+    assert _statuses(_fetch(m, '{"batch":2,"no_wait":true,"group":"g","min_pending":3}')) == ["NATS/1.0 404 No Messages"]
+    assert len(_fetch(m, '{"batch":1,"no_wait":true,"group":"g","min_pending":2}')) == 1
+    # one pending (ack) now: min_ack_pending 1 lets the next one through
+    assert len(_fetch(m, '{"batch":1,"no_wait":true,"group":"g","min_ack_pending":1}')) == 1
+    assert _statuses(_fetch(m, '{"batch":1,"no_wait":true}')) == ["NATS/1.0 400 Bad Request - Priority Group missing"]
+    assert m.consumer_info("S", "C")["priority_groups"] == [{"group": "g", "pinned_ts": "0001-01-01T00:00:00Z"}]
+
+
+def test_model_pause_holds_delivery_and_reports_the_deadline() -> None:
+    m = _model()
+    _create(m, ack_policy="explicit")
+    m.publish("a", (), b"")
+    reply = m.consumer_pause("S", "C", b'{"pause_until":"2099-01-01T00:00:00Z"}')
+    assert reply["paused"] is True and reply["pause_until"] == "2099-01-01T00:00:00Z"
+    assert _statuses(_fetch(m, '{"batch":1,"no_wait":true}')) == ["NATS/1.0 404 No Messages"]
+    info = m.consumer_info("S", "C")
+    assert info["paused"] is True and info["config"]["metadata"]["_nats.req.level"] == "1"
+    assert m.consumer_pause("S", "C", b"")["paused"] is False
+    assert len(_fetch(m, '{"batch":1,"no_wait":true}')) == 1
+
+
 # ------------------------------------------------------- the model against Go
 
 
@@ -319,6 +367,44 @@ GO_QUIRKS = [
     # count (here one too many after a max_msgs removal below the start) stays
     [CreateStream("max_msgs"), Publish("a"), Publish("a"), Publish("a"), Publish("a"), Publish("a"),
      CreateConsumer("C", "last_per_subject"), Publish("a"), Purge('{"seq":3}'), Fetch("C"), ConsumerInfo("C")],
+    # ephemeral creates: a server-chosen name (masked), no name in the config,
+    # inactive_threshold 5s; a durable_name on the legacy subject is 10020
+    [CreateStream(), Publish("a"), CreateEphemeral(), CreateEphemeral("push", named=True),
+     CreateEphemeral("bad_durable_mismatch"), CreateEphemeral("inactive_threshold")],
+    # max_consumers on the stream: 10026 past it, an existing name still updates
+    [CreateStream("max_consumers_1"), CreateConsumer("C"), CreateConsumer("D"), CreateEphemeral(),
+     CreateConsumer("C", "explicit", "update"), ConsumerInfo("C")],
+    # a pull request without reply is ignored; Nats-Required-Api-Level above 5 or
+    # not a number is 412, after a push consumer's 409
+    [CreateStream(), CreateConsumer("C"), Publish("a"), FetchNoReply("C"), FetchLevel("C", "99"),
+     FetchLevel("C", "x"), FetchLevel("C", "5"), CreateConsumer("D", "push"), FetchLevel("D", "99"),
+     ConsumerInfo("C")],
+    # pause: nothing delivered while paused (a no_wait request gets 404 at once,
+    # one with expires 408), info says paused; a past pause_until or none resumes
+    [CreateStream(), CreateConsumer("C"), Publish("a"), Pause("C", '{"pause_until":"2099-01-01T00:00:00Z"}'),
+     Fetch("C"), Fetch("C", '{"batch":1,"expires":20000000,"no_wait":true}'), Fetch("C", '{"batch":2,"expires":20000000}'),
+     ConsumerInfo("C"), Pause("C", '{"pause_until":"2020-01-01T00:00:00Z"}'), ConsumerInfo("C"), Fetch("C"),
+     Pause("C"), ConsumerInfo("C"), Pause("D")],
+    # reset: back to the ack floor or a sequence, pending dropped; on an interest
+    # stream what lies below the new start is acked for the consumer
+    [CreateStream("interest"), CreateConsumer("C"), CreateConsumer("D", "filter_a"), Publish("a"), Publish("b"),
+     Publish("a"), Fetch("C", '{"batch":5,"no_wait":true}'), Reset("C", '{"seq":3}'), StreamInfo(), Reset("C"),
+     Fetch("C"), Reset("D", "{bad"), DeleteConsumer("D"), CreateConsumer("D", "by_seq"), Reset("D", '{"seq":1}'),
+     Reset("D", '{"seq":4}'), DeleteConsumer("D"), CreateConsumer("D", "by_time_future"), Reset("D", '{"seq":1}'),
+     DeleteConsumer("D"), CreateConsumer("D", "last"), Reset("D", '{"seq":2}'), Reset("D"), ConsumerInfo("C")],
+    # priority groups: overflow thresholds, the request checks of each policy
+    [CreateStream(), CreateConsumer("C", "overflow"), CreateConsumer("D", "prioritized"), Publish("a"), Publish("a"),
+     Fetch("C", '{"batch":2,"no_wait":true,"group":"g","min_pending":3}'),
+     Fetch("C", '{"batch":2,"expires":20000000,"group":"g","min_pending":2}'),
+     Fetch("C", '{"batch":2,"no_wait":true,"group":"g","min_ack_pending":1}'), Publish("a"),
+     Fetch("C", '{"batch":2,"no_wait":true,"group":"g","min_ack_pending":1}'), Fetch("C", '{"batch":1,"no_wait":true}'),
+     Fetch("C", '{"batch":1,"no_wait":true,"group":"h"}'), Fetch("D", '{"batch":1,"no_wait":true,"group":"g","priority":10}'),
+     Fetch("D", '{"batch":1,"no_wait":true,"group":"g","id":"x"}'), Fetch("D", '{"batch":1,"no_wait":true,"min_pending":1}'),
+     Fetch("D", '{"batch":2,"no_wait":true,"group":"g"}'), ConsumerInfo("C"), ConsumerInfo("D")],
+    # by_start_time: a start time before everything starts at the first message,
+    # one after everything at the next sequence
+    [CreateStream(), Publish("a"), Publish("b"), CreateConsumer("C", "by_time_past"),
+     CreateConsumer("D", "by_time_future"), Fetch("C"), Fetch("D"), Publish("a"), Fetch("D"), ConsumerInfo("D")],
 ]
 
 

@@ -35,6 +35,7 @@ See spec/api.toml for statuses.
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 from collections import deque
@@ -91,6 +92,7 @@ from natsd.api.gojson import RequestError, decode_request, encode_reply, zero_va
 from natsd.jetstream import ApiErrorException, persist
 from natsd.jetstream import consumercfg as ccfg
 from natsd.jetstream._consumerpersist import ConsumerFiles, load_consumers
+from natsd.jetstream._consumerpull import go_json_syntax_error
 from natsd.jetstream.batch import BatchGroup
 from natsd.jetstream.consumer import Consumer
 from natsd.jetstream.consumerset import StreamConsumers
@@ -927,7 +929,8 @@ class JetStreamService:
         if is_reset:
             self._consumer_reset(c, reply, hdr, body)
             return
-        if hdr is not None and _required_level(hdr) > API_LEVEL:
+        # Go processNextMsgReq: a push consumer's 409 comes before the level check
+        if c.is_pull and hdr is not None and _required_level(hdr) > API_LEVEL:
             self.client.deliver(reply, reply, b"", headers=b"NATS/1.0 412 Required Api Level\r\n\r\n")
             return
         r = reply.decode("latin-1")
@@ -943,8 +946,15 @@ class JetStreamService:
             try:
                 seq = decode_request(body, ConsumerResetRequest).seq
             except RequestError as e:
+                text = str(e)
+                try:  # Go's encoding/json wording for a syntax error
+                    json.loads(body)
+                except json.JSONDecodeError as je:
+                    text = go_json_syntax_error(body.decode("latin-1"), je)
+                except ValueError:
+                    pass
                 self.client.publish(reply, encode_reply(
-                    ConsumerResetResponse(error=E.invalid_json(err=str(e)), reset_seq=0)))
+                    ConsumerResetResponse(error=E.invalid_json(err=text), reset_seq=0)))
                 return
         now = self.clock()
         try:

@@ -791,6 +791,13 @@ class Consumer(PullRequests):
         else:
             raise ValueError("not allowed")
         seq = max(seq, 1)
+        # Go resetLocalStartingSeq: num_pending is counted afresh only when the
+        # start moves or something was pending; back to the floor with ack all
+        # (or flow control) it just takes the pending messages back
+        recalc = self.sseq != seq or bool(self.pending)
+        if recalc and seq == self.asflr + 1 and self.cfg.ack_policy in ("all", "flow_control"):
+            self.npc += len(self.pending)
+            recalc = False
         self.pending.clear()
         self.rdc.clear()
         self.rdq.clear()
@@ -802,8 +809,30 @@ class Consumer(PullRequests):
         self.ack_deadline = 0
         self.cstore = StoreState(self.cfg.ack_policy == "none", self.cfg.max_deliver)
         self.cstore.set_starting(seq - 1)
-        self.npc = self._calc_pending()
+        if recalc:
+            self.npc = self._calc_pending()
+        if self.stream.config.retention != "limits":
+            self._ack_below_floor()
         return seq
+
+    def _ack_below_floor(self) -> None:
+        """Go checkStateForInterestStream after a reset (nothing pending): the
+        messages of this consumer at or below its ack floor are acked to the
+        stream (``acked``: the consumer set frees those no one else needs)."""
+        ss = self.store.fast_state()
+        if self.asflr > ss.last_seq:
+            return
+        seq = ss.first_seq
+        while seq <= self.asflr:
+            try:
+                sm, seq = self.store.load_next_msg("", False, seq)
+            except StoreError:
+                break
+            if seq > self.asflr:
+                break
+            if self.matches(sm.subject):
+                self.acked.append(seq)
+            seq += 1
 
     def restore(self, st, now: int) -> None:
         """Continue from a persisted consumer-store state ``st`` (a

@@ -47,9 +47,12 @@ clock moves to its expiry inside ``fetch`` (what the core harness does with
 its fake clock; what real time does on the wire). A no_wait request stopped
 by max_ack_pending stays queued; its client then drops the reply
 subscription, and the next time the delivery loop runs it finds no interest
-(``abandoned``, ``_signal``). Ephemeral consumers, push delivery, heartbeats,
-priority groups, pause/reset and advisories are not modelled (a push consumer
-is created and reported, and pull requests to it are refused).
+(``abandoned``, ``_signal``). Ephemeral consumers are created (and named;
+their inactivity timer is not modelled), pause and reset are in
+natsd.model.consumer_admin, the priority-group request checks and policy
+overflow in natsd.model.consumer_priority. Push delivery, heartbeats, pinned
+clients and advisories are not modelled (a push consumer is created and
+reported, and pull requests to it are refused).
 
 Go does several things asynchronously; the model fixes the order Go almost
 always shows: a pending message removed from the stream is terminated after
@@ -70,6 +73,8 @@ from typing import Any
 
 from natsd.api import errors as E
 from natsd.model import consumercfg as K
+from natsd.model.consumer_admin import AdminMixin, api_level_refused, parse_time
+from natsd.model.consumer_priority import overflow_passes_over, priority_refusal
 from natsd.model.stream import TS, VER, Msg, Stream, StreamModel, subject_matches
 
 __all__ = ["ConsumerModel", "Consumer", "Frame", "Waiting", "ack_reply", "parse_ack_reply"]
@@ -170,6 +175,9 @@ class Waiting:
     no_wait: bool
     d: int = 0
     done: bool = False
+    #: policy overflow: the request's thresholds (0 = none)
+    min_pending: int = 0
+    min_ack_pending: int = 0
 
 
 @dataclass
@@ -214,6 +222,11 @@ class Consumer:
     #: pull requests left waiting whose reply subject has no interest any more
     #: (a no_wait request stopped by max_ack_pending, once its op is over)
     abandoned: int = 0
+    #: Go chkflr: where the interest-state walk after a reset resumes
+    chkflr: int = 0
+    #: pull requests left waiting with their client still listening (the frames
+    #: list each keeps receiving): held by ``fetch(hold=True)`` until the consumer goes
+    held: list = field(default_factory=list)
 
     @property
     def filters(self) -> list[str]:
@@ -245,7 +258,7 @@ class Consumer:
         return not self.cfg["deliver_subject"]
 
 
-class ConsumerModel(StreamModel):
+class ConsumerModel(AdminMixin, StreamModel):
     """Streams (with retention policies) and their pull consumers."""
 
     def __init__(self, now: int | None = None) -> None:
@@ -254,6 +267,7 @@ class ConsumerModel(StreamModel):
         self.ccovered: set[str] = set()
         self._batch_removal = False
         self._deferred: list | None = None
+        self.ephemerals = 0  # ephemeral names handed out
 
     def _c(self, *rules: str) -> None:
         self.ccovered.update(rules)
@@ -489,6 +503,8 @@ class ConsumerModel(StreamModel):
         """consumer.info.delivered, consumer.info.num_pending,
         consumer.info.num_ack_pending, consumer.pull.num_waiting."""
         self._c("consumer.info.delivered", "consumer.info.num_ack_pending", "consumer.info.num_pending")
+        if o.held:
+            self._c("consumer.pull.num_waiting")
         # Go processWaiting(false) first: requests whose reply interest is gone
         # are dropped (so no later signal finds them) [obs]
         o.abandoned = 0
@@ -504,12 +520,12 @@ class ConsumerModel(StreamModel):
             ack_floor["last_active"] = TS
         cfg = K.to_json(o.cfg)
         cfg["metadata"] = {**(o.cfg["metadata"] or {}), "_nats.ver": VER, "_nats.level": str(API_LEVEL)}
-        return {
+        return self.pause_info(o, {
             "type": type_, "stream_name": o.stream, "name": o.name, "created": TS, "config": cfg,
             "delivered": delivered, "ack_floor": ack_floor, "num_ack_pending": len(o.pending),
-            "num_redelivered": 0 if o.cfg["max_deliver"] == 1 else len(o.rdc), "num_waiting": 0,
+            "num_redelivered": 0 if o.cfg["max_deliver"] == 1 else len(o.rdc), "num_waiting": len(o.held),
             "num_pending": self._check_num_pending(st, o), "ts": TS,
-        }
+        })
 
     def _calc_pending(self, st: Stream, o: Consumer) -> None:
         """Go ``streamNumPending``: num_pending counted afresh - the messages
@@ -563,7 +579,12 @@ class ConsumerModel(StreamModel):
             return fail(E.stream_mismatch())
         if "\\" in name or "/" in name:
             return fail(E.consumer_name_contains_path_separators())
-        if cfg["durable_name"] and cfg["durable_name"] != name:
+        legacy = not name  # $JS.API.CONSUMER.CREATE.<stream>: the legacy ephemeral request
+        if legacy and cfg["durable_name"]:
+            self._c("consumer.config.ephemeral_name")
+            return fail(E.consumer_ephemeral_with_durable_name())
+        name = name or cfg["name"]
+        if not legacy and cfg["durable_name"] and cfg["durable_name"] != name:
             self._c("consumer.config.names")
             return fail(E.consumer_durable_name_not_match_subject())
         cfg["name"] = name
@@ -612,6 +633,11 @@ class ConsumerModel(StreamModel):
         if action == "update":
             self._c("consumer.create.action")
             return fail(E.consumer_does_not_exist())
+        maxc = st.config.get("max_consumers", -1)
+        if maxc > 0:
+            self._c("consumer.create.max_consumers")
+            if len(self.consumers.get(stream, {})) >= maxc:
+                return fail(E.maximum_consumers_limit())
         if retention == "workqueue":
             self._c("consumer.create.workqueue")
             if cfg["ack_policy"] not in ("explicit", "flow_control"):
@@ -627,9 +653,17 @@ class ConsumerModel(StreamModel):
         if cfg["durable_name"] and len(cfg["durable_name"]) > K.MAX_NAME_LEN:
             self._c("consumer.config.names")
             return fail(E.consumer_name_too_long(max=K.MAX_NAME_LEN))
-        if not K.valid_asset_name(name):
+        if name and not K.valid_asset_name(name):
             self._c("consumer.config.names")
             return fail(E.consumer_bad_durable_name())
+        if not name:
+            # Go createConsumerName: 8 random base62 characters (the harness masks
+            # them); the config Go reports keeps no name
+            self._c("consumer.config.ephemeral_name")
+            self.ephemerals += 1
+            name = f"E{self.ephemerals:07d}"
+        if not cfg["durable_name"] and cfg["inactive_threshold"] <= 0:
+            cfg["inactive_threshold"] = K.EPHEMERAL_INACTIVE  # Go updateInactiveThreshold
         if cfg["inactive_threshold"]:
             self._c("consumer.config.inactive_threshold")
         o = Consumer(stream, name, cfg)
@@ -695,7 +729,11 @@ class ConsumerModel(StreamModel):
                     seqs = sorted(lasts.values())
                     o.sseq = seqs[0] if seqs else last
                     o.lss = (seqs, last)
-            else:  # new (by_start_time is not generated)
+            elif dp == "by_start_time":
+                # (the campaign's by_start_time consumers have no filters: Go's
+                # filtered skip-ahead is not modelled)
+                o.sseq = self.seq_from_time(st, parse_time(cfg["opt_start_time"]))
+            else:  # new
                 o.sseq = last + 1
         else:
             o.sseq = cfg["opt_start_seq"]
@@ -730,6 +768,10 @@ class ConsumerModel(StreamModel):
         if o is None:
             return {"type": DELETE_T, "error": _err(E.consumer_not_found())}
         self._c("consumer.delete")
+        # held requests: Go's releaseAnyPendingRequests queues '409 Consumer
+        # Deleted' for each, but closes the consumer's send loop right after, so
+        # whether it goes out is a race [obs]; the harnesses do not compare it
+        o.held = []
         if st.config["retention"] == "interest":
             self._cleanup_no_interest(st, o, ignore=True)
         return {"type": DELETE_T, "success": True}
@@ -1019,7 +1061,8 @@ class ConsumerModel(StreamModel):
 
     # -- pull requests ------------------------------------------------------------
 
-    def fetch(self, stream: str, name: str, body: bytes) -> list[Frame] | None:
+    def fetch(self, stream: str, name: str, body: bytes, hdr: bytes = b"", *,
+              hold: bool = False) -> list[Frame] | None:
         """A pull request ($JS.API.CONSUMER.MSG.NEXT.<stream>.<name>) with a reply
         subject, run to its end; the frames its reply subject receives, or None
         when no consumer listens (consumer.pull.missing_consumer: no responders).
@@ -1028,6 +1071,9 @@ class ConsumerModel(StreamModel):
         400); consumer.pull.push_consumer; consumer.pull.limits;
         consumer.pull.no_wait; consumer.pull.max_bytes; consumer.pull.expires
         (the clock moves to the expiry here); consumer.deliver.pull_subject.
+        ``hold``: a request that does not end at once stays waiting, its client
+        listening (consumer.pull.num_waiting; consumer.pull.max_waiting when the
+        queue is full) until the consumer is deleted.
         """
         st = self._lookup(stream)
         o = self.consumers.get(stream, {}).get(name)
@@ -1043,9 +1089,14 @@ class ConsumerModel(StreamModel):
         if not o.is_pull:
             self._c("consumer.pull.push_consumer")
             return status("409 Consumer is push based")
+        if hdr:
+            self._c("consumer.pull.api_level")
+            if api_level_refused(hdr):
+                return status("412 Required Api Level")
         self._c("consumer.pull.body")
         req = body.strip()
         expires, batch, max_bytes, no_wait = 0, 1, 0, False
+        group: dict | None = None
         if req.startswith(b"{"):
             try:
                 value = json.loads(req)
@@ -1061,6 +1112,7 @@ class ConsumerModel(StreamModel):
                 return status("400 Bad Request - heartbeat value too large")
             batch, max_bytes = int(value.get("batch") or 0), int(value.get("max_bytes") or 0)
             no_wait = bool(value.get("no_wait"))
+            group = value
         elif re.fullmatch(rb"[+-]?[0-9]+", req):
             batch = int(req)
         cfg = o.cfg
@@ -1073,14 +1125,27 @@ class ConsumerModel(StreamModel):
         if max_bytes > 0 and cfg["max_bytes"] > 0 and max_bytes > cfg["max_bytes"]:
             self._c("consumer.pull.limits")
             return status(f"409 Exceeded MaxRequestMaxBytes of {cfg['max_bytes']}")
+        refusal, rules = priority_refusal(cfg, group)
+        self._c(*rules)
+        if refusal:
+            return status(refusal)
         if no_wait:
             self._c("consumer.pull.no_wait")
             pending = self._num_pending(st, o) + len(o.rdq)
             if pending == 0 and not expires:
                 return status("404 No Messages")
+        if hold and len(o.held) >= cfg["max_waiting"]:
+            self._c("consumer.pull.max_waiting")
+            return status("409 Exceeded MaxWaiting")
         wr = Waiting(batch, max_bytes, self.now + expires if expires else 0, no_wait)
+        if group is not None and cfg["priority_policy"] == "overflow":
+            wr.min_pending = int(group.get("min_pending") or 0)
+            wr.min_ack_pending = int(group.get("min_ack_pending") or 0)
         o.abandoned = 0  # the loop drops requests without interest before serving this one
         self._gather(st, o, wr, out)
+        if hold and not wr.done:
+            o.held.append((wr, out))
+            return out
         if not wr.done and expires:
             self._c("consumer.pull.expires")
             self.advance(wr.expires - self.now, waiting=(o, wr, out))
@@ -1089,6 +1154,11 @@ class ConsumerModel(StreamModel):
         if not wr.done:
             o.abandoned += 1
         return out
+
+    def fetch_no_reply(self, stream: str, name: str) -> None:
+        """consumer.pull.no_reply: a pull request without a reply subject is ignored."""
+        if self.consumers.get(stream, {}).get(name) is not None:
+            self._c("consumer.pull.no_reply")
 
     def _timeout(self, wr: Waiting, out: list[Frame]) -> None:
         out.append(Frame("", "", (f"NATS/1.0 408 Request Timeout\r\nNats-Pending-Messages: {wr.n}\r\n"
@@ -1171,6 +1241,10 @@ class ConsumerModel(StreamModel):
         end of the redelivery queue, its count unchanged)."""
         if not o.abandoned:
             return
+        if self.paused(o):
+            # a paused loop delivers nothing; its processWaiting still drops them
+            o.abandoned = 0
+            return
         self._c("consumer.pull.interest_gone")
         msg, dc, _ = self._get_next(st, o)
         if msg is not None:
@@ -1183,7 +1257,12 @@ class ConsumerModel(StreamModel):
         """Go ``loopAndGatherMsgs`` for one waiting request, until it is done or
         no message can be delivered; then ``processWaiting`` at the end of the stream."""
         while not wr.done:
-            msg, dc, err = self._get_next(st, o)
+            if self.paused(o):
+                # consumer.pause: the loop goes straight to processWaiting(true)
+                self._c("consumer.pause")
+                msg, dc, err = None, 0, "paused"
+            else:
+                msg, dc, err = self._get_next(st, o)
             if msg is None:
                 if err == "max_ack_pending":
                     return
@@ -1204,6 +1283,15 @@ class ConsumerModel(StreamModel):
             if wr.expires and self.now >= wr.expires:
                 self._timeout(wr, out)
                 self._unget(o, msg, dc)
+                return
+            if overflow_passes_over(o.cfg, wr, o.npc, len(o.pending)):
+                # consumer.priority.overflow: Go cycles the only request and puts the
+                # message back; the loop then waits (processWaiting(true))
+                self._c("consumer.priority.overflow")
+                self._unget(o, msg, dc)
+                if wr.no_wait and (not wr.expires or wr.d > 0):
+                    out.append(Frame("", "", b"NATS/1.0 404 No Messages\r\n\r\n"))
+                    wr.done = True
                 return
             if wr.b > 0:
                 if size <= wr.b:

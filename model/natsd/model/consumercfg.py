@@ -64,6 +64,8 @@ DEFAULT_MAX_WAITING = 512
 DEFAULT_PINNED_TTL = 120 * SEC
 #: JSMaxNameLen, JSMaxDescriptionLen, JSMaxMetadataLen
 MAX_NAME_LEN = 255
+#: Go JsDeleteWaitTimeDefault: the inactive_threshold an ephemeral consumer gets when it sets none
+EPHEMERAL_INACTIVE = 5_000_000_000
 MAX_DESCRIPTION_LEN = 4096
 MAX_METADATA_LEN = 128 * 1024
 
