@@ -36,8 +36,8 @@ frame with a content checksum holding ``NATSDSN1`` and then records
 seq, messages, bytes), ``M`` message (seq u64, ts i64, subject length u16,
 header length u32 or 0xFFFFFFFF for none, subject, header, payload), ``E`` end
 (message count u64). Like Go's v2 this is a logical copy: it restores into
-either storage type, under any key. Consumers are not included (natsd does
-not persist consumers yet): the state's consumer count is 0.
+either storage type, under any key. Consumers are not included yet (their
+state files are not part of the format): the state's consumer count is 0.
 
 Sessions are sans-IO: ``SnapshotSender`` and ``RestoreReader`` take ``now``
 and return what to send; ``Snapshots`` wires them to the internal client and
