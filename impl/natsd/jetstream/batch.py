@@ -305,26 +305,11 @@ def _check_msg(
     if hdr:
         if len(hdr) > 65535:
             return E.stream_header_exceeds_maximum()
-        incr, ok = H.message_incr(hdr)
-        if not ok:
-            return E.message_incr_invalid()
-        if incr is not None:
-            if not cfg.allow_msg_counter:
-                return E.message_incr_disabled()
-            if data:
-                return E.message_incr_payload()
-            if (
-                H.rollup(hdr)
-                or H.expected_stream(hdr)
-                or H.expected_last_msg_id(hdr)
-                or H.expected_last_subject_seq_subject(hdr)
-                or H.expected_last_seq(hdr) is not None
-                or H.expected_last_subject_seq(hdr) is not None
-            ):
-                return E.message_incr_invalid()
-        sname = H.expected_stream(hdr)
-        if sname and sname != cfg.name:
-            return E.stream_not_match()
+        from .stream import counter_and_stream_checks
+
+        incr, err = counter_and_stream_checks(hdr, data, cfg.allow_msg_counter, cfg.name)
+        if err is not None:
+            return err
         try:
             ttl = H.message_ttl(hdr)
             ttl_err = False

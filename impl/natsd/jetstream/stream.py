@@ -272,6 +272,35 @@ def check_get_request(req: MsgGetRequest) -> ApiError | None:
     return None
 
 
+def counter_and_stream_checks(
+    hdr: bytes, data: bytes, allow_counter: bool, stream_name: str, *, sourced: bool = False
+) -> tuple[int | None, ApiError | None]:
+    """The Nats-Incr checks, then Nats-Expected-Stream (Go processJetStreamMsg, and each
+    message of an atomic batch): ``(incr, None)`` or ``(_, the error)``. A message from
+    the server itself (``sourced``) skips the client-only counter checks."""
+    incr, ok = H.message_incr(hdr)
+    if not ok:
+        return None, E.message_incr_invalid()
+    if incr is not None and not sourced:
+        if not allow_counter:
+            return incr, E.message_incr_disabled()
+        if data:
+            return incr, E.message_incr_payload()
+        if (
+            H.rollup(hdr)
+            or H.expected_stream(hdr)
+            or H.expected_last_msg_id(hdr)
+            or H.expected_last_subject_seq_subject(hdr)
+            or H.expected_last_seq(hdr) is not None
+            or H.expected_last_subject_seq(hdr) is not None
+        ):
+            return incr, E.message_incr_invalid()
+    sname = H.expected_stream(hdr)
+    if sname and sname != stream_name:
+        return incr, E.stream_not_match()
+    return incr, None
+
+
 def _file_record_size(subject: str, hdr: bytes | None, data: bytes) -> int:
     """Go fileStoreMsgSize."""
     n = 22 + len(subject.encode("utf-8", "surrogateescape")) + len(data) + 8
@@ -514,27 +543,9 @@ class Stream:
         rollup_sub = rollup_all = False
 
         if hdr:
-            incr, ok = H.message_incr(hdr)
-            if not ok:
-                return E.message_incr_invalid()
-            if incr is not None and not sourced:
-                if not allow_counter:
-                    return E.message_incr_disabled()
-                if data:
-                    return E.message_incr_payload()
-                if (
-                    H.rollup(hdr)
-                    or H.expected_stream(hdr)
-                    or H.expected_last_msg_id(hdr)
-                    or H.expected_last_subject_seq_subject(hdr)
-                    or H.expected_last_seq(hdr) is not None
-                    or H.expected_last_subject_seq(hdr) is not None
-                ):
-                    return E.message_incr_invalid()
-
-            sname = H.expected_stream(hdr)
-            if sname and sname != cfg.name:
-                return E.stream_not_match()
+            incr, err = counter_and_stream_checks(hdr, data, allow_counter, cfg.name, sourced=sourced)
+            if err is not None:
+                return err
 
             try:
                 ttl_peek = H.message_ttl(hdr)
