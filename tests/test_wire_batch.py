@@ -17,7 +17,7 @@ from natsd.api._types import StreamConfig
 from natsd.jetstream.batch import BATCH_TIMEOUT, BatchGroup
 from natsd.jetstream.stream import Stream
 from natsd.jetstream.streamcfg import check_config
-from natsd.oracle.wire import HOST, launch
+from natsd.oracle.wire import HOST, run_on_natsd_and_go
 
 
 @pytest.fixture
@@ -211,13 +211,7 @@ async def _replay(srv) -> list:
 async def test_batch_replies_match_the_go_server(tmp_path, wire_kind):
     if wire_kind == "go":
         pytest.skip("compares natsd with Go")
-    got = {}
-    for kind in ("natsd", "go"):
-        srv = launch(["-js", "-sd", str(tmp_path / kind)], kind=kind)
-        try:
-            got[kind] = await _replay(srv)
-        finally:
-            srv.stop()
+    got = await run_on_natsd_and_go(_replay, tmp_path)
     assert got["natsd"] == got["go"]
 
 

@@ -14,7 +14,7 @@ import pytest
 from nats.js import api
 from nats.js.errors import APIError, BadRequestError, NotFoundError
 
-from natsd.oracle.wire import HOST, launch
+from natsd.oracle.wire import HOST, run_on_natsd_and_go
 
 pytestmark = pytest.mark.asyncio
 
@@ -442,13 +442,7 @@ async def _raw_scenario(srv) -> list:
 async def test_consumer_api_replies_match_the_go_server(tmp_path, wire_kind):
     if wire_kind == "go":
         pytest.skip("compares natsd with Go")
-    got = {}
-    for kind in ("natsd", "go"):
-        srv = launch(["-js", "-sd", str(tmp_path / kind)], kind=kind)
-        try:
-            got[kind] = await _raw_scenario(srv)
-        finally:
-            srv.stop()
+    got = await run_on_natsd_and_go(_raw_scenario, tmp_path)
     for i, (ours, theirs) in enumerate(zip(got["natsd"], got["go"], strict=True)):
         assert ours == theirs, i
 
@@ -562,13 +556,7 @@ async def _ack_scenario(srv) -> list:
 async def test_acks_retention_and_workqueue_match_the_go_server(tmp_path, wire_kind):
     if wire_kind == "go":
         pytest.skip("compares natsd with Go")
-    got = {}
-    for kind in ("natsd", "go"):
-        srv = launch(["-js", "-sd", str(tmp_path / kind)], kind=kind)
-        try:
-            got[kind] = await _ack_scenario(srv)
-        finally:
-            srv.stop()
+    got = await run_on_natsd_and_go(_ack_scenario, tmp_path)
     for i, (ours, theirs) in enumerate(zip(got["natsd"], got["go"], strict=True)):
         assert ours == theirs, i
 

@@ -20,7 +20,7 @@ from natsd.jetstream.headers import parse_rfc3339
 from natsd.jetstream.sources import Replication, stream_identity
 from natsd.jetstream.stream import Stream
 from natsd.jetstream.streamcfg import check_config
-from natsd.oracle.wire import HOST, launch, wait_until
+from natsd.oracle.wire import HOST, run_on_natsd_and_go, wait_until
 
 
 @pytest.fixture
@@ -290,13 +290,7 @@ async def _scenario(srv) -> list:
 async def test_mirror_and_source_replies_match_the_go_server(tmp_path, wire_kind):
     if wire_kind == "go":
         pytest.skip("compares natsd with Go")
-    got = {}
-    for kind in ("natsd", "go"):
-        srv = launch(["-js", "-sd", str(tmp_path / kind)], kind=kind)
-        try:
-            got[kind] = await _scenario(srv)
-        finally:
-            srv.stop()
+    got = await run_on_natsd_and_go(_scenario, tmp_path)
     for ours, theirs in zip(got["natsd"], got["go"], strict=True):
         if isinstance(ours, dict) and "config" in ours:
             # metadata key order is not part of the comparison

@@ -29,14 +29,16 @@ import secrets
 import sys
 import time
 import urllib.request
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from natsd.oracle.procs import ServerProcess, find_executable, free_port
 
 __all__ = [
     "HOST",
+    "run_on_natsd_and_go",
     "Pki",
     "RawClient",
     "http_json",
@@ -415,3 +417,17 @@ async def drain_pending(sub) -> list:
     while sub.pending_msgs:
         out.append(await sub.next_msg(timeout=1))
     return out
+
+
+async def run_on_natsd_and_go(scenario: Callable[[ServerProcess], Awaitable[Any]], workdir) -> dict[str, Any]:
+    """Run the async ``scenario(srv)`` against a JetStream natsd, then a JetStream Go
+    server (stores under ``workdir/<kind>``; each server stopped even on failure):
+    the results by kind, for differential tests that compare them."""
+    got: dict[str, Any] = {}
+    for kind in ("natsd", "go"):
+        srv = launch(["-js", "-sd", os.path.join(str(workdir), kind)], kind=kind)
+        try:
+            got[kind] = await scenario(srv)
+        finally:
+            srv.stop()
+    return got
