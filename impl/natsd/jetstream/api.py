@@ -173,6 +173,7 @@ class JetStreamService:
         for prefix in _PREFIXES:
             self.client.subscribe(prefix, self._on_request)
         self.storage = storage or persist.StorageOptions()
+        self._file_stores: dict[str, Any] = {}  # stream name -> FileStore (group commit visits only these)
         self.snapshots = Snapshots(self)
         if store_dir:
             self._recover_streams()
@@ -385,18 +386,18 @@ class JetStreamService:
         """Build a stream on its store (a FileStore in the store dir for file
         storage; recovered when it exists; or the given one, a restore's), then
         wire its subscriptions."""
-        if store is not None:
-            pass
-        elif self._durable(cfg):
+        if store is None and self._durable(cfg):
             directory = persist.stream_dir(self.store_dir, cfg.name)
             if create:
                 persist.write_meta(directory, cfg, created)
             store = persist.open_file_store(directory, cfg, self.storage)
-        else:
+        elif store is None:
             if cfg.storage == "file":
                 _log.warning("Stream %r uses file storage but JetStream has no store directory: "
                              "its messages are kept in memory only", cfg.name)
             store = MemStore()
+        if hasattr(store, "needs_sync"):
+            self._file_stores[cfg.name] = store  # what sync() visits every loop turn
         stream = Stream(cfg, store, created)
         if not create:
             stream.rebuild_dedupe(self.clock())
@@ -425,13 +426,12 @@ class JetStreamService:
         sync policy, and fsynced only with ``durable`` (the shell's JetStream
         tick): see natsd.jetstream._consumerpersist."""
         if self.storage.sync == "group":  # "always": the store syncs each write; "interval": tick() drives it
-            for entry in self.streams.values():
-                store = entry.stream.store
-                if getattr(store, "needs_sync", False):
+            for name, store in self._file_stores.items():
+                if store.needs_sync:
                     try:
                         store.sync()
                     except Exception as e:  # sticky in the store: later writes fail with it
-                        _log.error("JetStream stream %r: sync failed: %s", entry.stream.config.name, e)
+                        _log.error("JetStream stream %r: sync failed: %s", name, e)
         self._sync_consumers(durable)
 
     def stop(self) -> None:
@@ -477,6 +477,7 @@ class JetStreamService:
         entry = self._lookup(name)
         self._unsubscribe(entry)
         del self.streams[name]
+        self._file_stores.pop(name, None)
         self._drop_consumers(name)
         self.replication.remove(name)
         if entry.stream.atomic_batches is not None:
