@@ -583,10 +583,15 @@ class FileStore(MemStore):
         purge: tuple | None = None
         dels: list[tuple] = []
         msgs: dict[int, tuple] = {}
+        # The highest sequence the block's records set last_seq to, its time, and
+        # the first sequence a store empty at that point would have.
+        top, top_ts, top_first = 0, 0, 0
         for recs in frames:
             for r in recs:
                 kind = r[0]
                 if kind == "M":
+                    if r[1] >= top:
+                        top, top_ts, top_first = r[1], r[2], r[1] + 1
                     if self._where(r[1]) == blk.id:
                         msgs[r[1]] = r
                 elif kind == "D":
@@ -595,8 +600,10 @@ class FileStore(MemStore):
                         dels.append(r)
                 elif kind == "P":
                     purge, dels = r, []
-                elif kind == "S" and lead is None:
-                    lead = r
+                if kind in "PS" and r[2] >= top:
+                    top, top_ts, top_first = r[2], r[3], r[1]
+                if kind == "S":
+                    lead = lead or r
         out: list[bytes] = []
         if lead is not None:
             out.append(F.encode_seqs(*lead[1:]))
@@ -608,6 +615,11 @@ class FileStore(MemStore):
             _, s, ts, ttl, subject, hdr, data = msgs[seq]
             out.append(F.encode_msg(s, ts, ttl, subject.encode(), hdr, data))
             blk.saw(s)
+        if top > max(msgs, default=0) and (lead is None or top > lead[2]):
+            # The records dropped carried the block's last_seq: keep it in a state
+            # record, or a reopen that lost the next block's lead record (cut away
+            # by corruption) would come back with a lower last_seq.
+            out.append(F.encode_seqs(max(top_first, top + 1), top, top_ts))
         blk.erase = False
         self._cache.pop(blk.id, None)
         fs = self._fs
@@ -743,6 +755,13 @@ class FileStore(MemStore):
         self._sealed = {b.id: b.size for b in self._blocks.values() if b is not self._active}
         if self._sealed != indexed:
             self._write_index()  # rebuilt from the blocks (missing, stale or repaired)
+        if self._active is last and last.size == 0:
+            # The newest block lost everything, its lead state record included (a
+            # cut at offset 0 looks like a torn write): give it one, so the state
+            # recovery settled on does not depend on records a compaction may drop.
+            self._log_seqs()
+            self._commit()
+            self.sync()
 
     def _replay(self, blk: _Block, r: tuple) -> None:
         kind = r[0]
