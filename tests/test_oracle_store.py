@@ -218,3 +218,13 @@ def test_a_compaction_keeps_last_seq_when_the_next_blocks_lead_record_was_cut_aw
         Append("a", 0)] * 3 + [Corrupt("cut", 2, 0), PurgeEx("c.*"), Reopen()]
     r = replay(AREA, ops, CoreHarness)
     assert r.ok, r.message
+
+
+def test_discard_new_by_bytes_at_the_subject_limit_compares_file_sizes() -> None:
+    # Found by `natsd-campaign run store --harness core --steps 120000 --seed 5` (step 171,199): the file
+    # store checked the replaced message against the new one in the file accounting, then MemStore checked
+    # again in the memory accounting (a header costs 4 bytes more on file), and refused.
+    ops = [Append("a", 0)] * 19 + [Wipe(limits=8)] + [Append("a", 0)] * 3 + [
+        Append("a", 58), Append("b", 21, rollup=True), Append("c.x", 21), Append("b", 55)]
+    r = replay(AREA, ops, CoreHarness)
+    assert r.ok, r.message

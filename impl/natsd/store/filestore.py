@@ -100,15 +100,13 @@ import msgspec
 from . import _frames as F
 from ._fsio import FileSystem, OsFileSystem
 from .base import (
-    ErrMaxBytes,
-    ErrMaxMsgs,
     ErrMsgTooLarge,
     ErrSequenceMismatch,
     StoreError,
     StoreLimits,
     StoreMsg,
 )
-from .memstore import MemStore, _header_value
+from .memstore import MemStore
 
 __all__ = [
     "FileStore",
@@ -266,6 +264,7 @@ class FileStore(MemStore):
     """The file store. See the module docstring."""
 
     storage_type: ClassVar[str] = "file"
+    _msg_size = staticmethod(file_store_msg_size)  # discard new by bytes counts in the file accounting
 
     def __init__(
         self,
@@ -288,7 +287,12 @@ class FileStore(MemStore):
         self._msgs = _MsgMap(self._load)
         self._cache: OrderedDict[int, dict[int, StoreMsg]] = OrderedDict()  # sealed block id -> messages
         self._active: _Block | None = None
-        self._buf = bytearray()  # group commit: frames not yet handed to the OS
+        self._buf = bytearray()  # frames not yet handed to the OS
+        # Group commit: the operations since the last flush, framed together at the
+        # flush (one checksum, and one compression/encryption, per turn, not per
+        # operation); _turn_est is what they added to the active block's size so far.
+        self._turn: list[bytes] = []
+        self._turn_est = 0
         self._pending: list[bytes] = []
         self._del_run: list[int] = []  # [first, count] of a tombstone run being built
         self._logging = False
@@ -437,27 +441,57 @@ class FileStore(MemStore):
             if now is not None:
                 self._maybe_sync(now)
             return
-        body = b"".join(self._pending)
+        body = b"".join(self._pending) if len(self._pending) > 1 else self._pending[0]
         self._pending = []
-        frame = self._codec.frame(body)
         blk = self._active
         assert blk is not None
+        mode = self._opts.sync
         try:
+            if mode == "group":
+                # Framed at the flush with the rest of the turn; the size is exact
+                # but for compression and encryption, which the flush corrects.
+                self._turn.append(body)
+                est = len(body) + F.FRAME_HDR.size
+                self._turn_est += est
+                blk.size += est
+                if blk.size >= self._opts.block_size:
+                    self._roll()
+                elif self._turn_est >= self._opts.max_buffer:
+                    self.flush()
+                return
+            frame = self._codec.frame(body)
             self._buf += frame
             blk.size += len(frame)
-            mode = self._opts.sync
             if blk.size >= self._opts.block_size:
                 self._roll()
             if mode == "always":
                 self.sync()
-            elif mode == "interval":
+            else:
                 self.flush()
                 if now is not None:
                     self._maybe_sync(now)
-            elif len(self._buf) >= self._opts.max_buffer:
-                self.flush()
         except OSError as e:
             self._fail(e)
+
+    def _frame_turn(self) -> None:
+        """The turn's operations become frames in the buffer (each operation whole in one)."""
+        turn, blk = self._turn, self._active
+        assert blk is not None
+        self._turn = []
+        chunks: list[list[bytes]] = [[]]
+        size = 0
+        for body in turn:  # frames of at most FRAME_CHUNK, but for a larger operation
+            if size + len(body) > FRAME_CHUNK and chunks[-1]:
+                chunks.append([])
+                size = 0
+            chunks[-1].append(body)
+            size += len(body)
+        for chunk in chunks:
+            frame = self._codec.frame(chunk[0] if len(chunk) == 1 else b"".join(chunk))
+            self._buf += frame
+            blk.size += len(frame)
+        blk.size -= self._turn_est
+        self._turn_est = 0
 
     def _fail(self, e: OSError) -> None:
         err = StoreError(f"file store write error: {e}")
@@ -499,6 +533,8 @@ class FileStore(MemStore):
 
     def flush(self) -> None:
         """Hand buffered frames to the OS (they then survive a process crash)."""
+        if self._turn:
+            self._frame_turn()
         if self._buf and self._active is not None:
             data = bytes(self._buf)
             self._buf.clear()
@@ -552,7 +588,7 @@ class FileStore(MemStore):
 
     @property
     def needs_sync(self) -> bool:
-        return bool(self._buf or self._unsynced or self._ns_dirty)
+        return bool(self._buf or self._turn or self._unsynced or self._ns_dirty)
 
     # --- compaction -----------------------------------------------------------------------
 
@@ -857,25 +893,6 @@ class FileStore(MemStore):
             raise ErrSequenceMismatch() if seq > F.MAX_SEQ else StoreError("timestamp out of range")
         if ttl > MAX_TTL:
             ttl = MAX_TTL  # some 146 years: no observable difference
-        lim = self._limits
-        if discard_new_check and lim.discard == "new" and lim.max_bytes > 0 and not self._closed:
-            # Discard new by bytes uses the file accounting (MemStore would use memory's).
-            size = file_store_msg_size(subject, hdr, data)
-            if self._bytes + size > lim.max_bytes:
-                maxp = lim.max_msgs_per_subject
-                sl = self._fss.get(subject)
-                at_limit = maxp > 0 and sl is not None and len(sl) >= maxp
-                per_subject_refusal = (
-                    at_limit and lim.discard_new_per_subject and not (hdr and _header_value(hdr, b"Nats-Rollup"))
-                )
-                if not per_subject_refusal:
-                    if lim.max_msgs > 0 and len(self._msgs) >= lim.max_msgs and not at_limit:
-                        raise ErrMaxMsgs()
-                    if not at_limit:
-                        raise ErrMaxBytes()
-                    old = self._msgs[sl.first]  # type: ignore[union-attr]
-                    if file_store_msg_size(old.subject, old.hdr, old.data) < size:
-                        raise ErrMaxBytes()
         return super()._store(subject, hdr, data, seq, ts, ttl, discard_new_check)
 
     def store_msg(
@@ -1018,6 +1035,7 @@ class FileStore(MemStore):
             MemStore.stop(self)
         fs = self._fs
         self._buf.clear()
+        self._turn.clear()
         for n in fs.listdir(self._mdir):
             fs.remove(f"{self._mdir}/{n}")
         for n in (META, META + ".tmp"):

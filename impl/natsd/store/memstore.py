@@ -99,6 +99,7 @@ class MemStore(StreamStore):
     """The memory store. ``first_seq`` is the stream config's first_seq (0 = 1)."""
 
     storage_type: ClassVar[str] = "memory"
+    _msg_size = staticmethod(mem_store_msg_size)  # the accounting a discard new by bytes check uses
 
     def __init__(self, limits: StoreLimits | None = None, *, first_seq: int = 0) -> None:
         self._limits = limits or StoreLimits()
@@ -358,13 +359,13 @@ class MemStore(StreamStore):
             if lim.max_msgs > 0 and len(self._msgs) >= lim.max_msgs and not at_subj_limit:
                 raise ErrMaxMsgs()
             if lim.max_bytes > 0:
-                size = mem_store_msg_size(subject, hdr, data)
+                size = self._msg_size(subject, hdr, data)
                 if self._bytes + size > lim.max_bytes:
                     if not at_subj_limit:
                         raise ErrMaxBytes()
                     # Replacing the subject's oldest must free enough room.
                     old = self._msgs[sl.first]  # type: ignore[union-attr]
-                    if mem_store_msg_size(old.subject, old.hdr, old.data) < size:
+                    if self._msg_size(old.subject, old.hdr, old.data) < size:
                         raise ErrMaxBytes()
         if seq != self._last_seq + 1:
             if seq > 0:
