@@ -77,6 +77,9 @@ class FileSystem:
         return None
 
 
+_datasync = getattr(os, "fdatasync", os.fsync)
+
+
 class OsFileSystem(FileSystem):
     """The real disk. Keeps one append descriptor per file it writes."""
 
@@ -145,13 +148,15 @@ class OsFileSystem(FileSystem):
         os.rmdir(path)
 
     def fsync(self, path: str) -> None:
+        # fdatasync where there is one: the data and what reading it back needs
+        # (the size), without the timestamps, which cost a second journal write.
         fd = self._fds.get(path)
         if fd is not None:
-            os.fsync(fd)
+            _datasync(fd)
             return
         fd = os.open(path, os.O_RDONLY)
         try:
-            os.fsync(fd)
+            _datasync(fd)
         finally:
             os.close(fd)
 
