@@ -174,6 +174,10 @@ class JetStreamService:
             self.client.subscribe(prefix, self._on_request)
         self.storage = storage or persist.StorageOptions()
         self._file_stores: dict[str, Any] = {}  # stream name -> FileStore (group commit visits only these)
+        # Group commit in the shell: a file stream's PubAcks wait here for sync(), which
+        # sends them once the turn's writes are durable, or an error when the fsync failed.
+        self.hold_acks = False
+        self.held_acks: list[tuple[str, bytes, bytes]] = []
         self.snapshots = Snapshots(self)
         if store_dir:
             self._recover_streams()
@@ -425,6 +429,7 @@ class JetStreamService:
         state that changed in the turn is written after the messages, on every
         sync policy, and fsynced only with ``durable`` (the shell's JetStream
         tick): see natsd.jetstream._consumerpersist."""
+        failed: dict[str, Exception] = {}
         if self.storage.sync == "group":  # "always": the store syncs each write; "interval": tick() drives it
             for name, store in self._file_stores.items():
                 if store.needs_sync:
@@ -432,6 +437,14 @@ class JetStreamService:
                         store.sync()
                     except Exception as e:  # sticky in the store: later writes fail with it
                         _log.error("JetStream stream %r: sync failed: %s", name, e)
+                        failed[name] = e
+        if self.held_acks:
+            held, self.held_acks = self.held_acks, []
+            for name, reply, ack in held:
+                err = failed.get(name)
+                if err is not None:  # not durable: never acknowledged as stored
+                    ack = encode_puback(name, E.stream_store_failed(err=str(err)))
+                self.client.publish(reply, ack)
         self._sync_consumers(durable)
 
     def stop(self) -> None:
@@ -590,7 +603,12 @@ class JetStreamService:
                 self.client.publish(out.subject.encode("latin-1"), out.data, headers=out.hdr)
             if reply is not None and not stream.config.no_ack:
                 # None: a staged atomic batch message, acknowledged with an empty reply.
-                self.client.publish(reply, b"" if result is None else encode_puback(stream.config.name, result))
+                name = stream.config.name
+                ack = b"" if result is None else encode_puback(name, result)
+                if self.hold_acks and name in self._file_stores:
+                    self.held_acks.append((name, reply, ack))
+                else:
+                    self.client.publish(reply, ack)
             if self.replication.replicas:  # nothing to copy otherwise: skip the clock read
                 self._publish_out(self.replication.pump(self.clock()))
         return ingest

@@ -175,7 +175,8 @@ class _Conn(asyncio.Protocol):
             self.auth_timer.cancel()
             self.auth_timer = None
         c.receive(data)
-        if srv.broker.dirty and not srv.flush_scheduled:
+        js = srv.jetstream
+        if (srv.broker.dirty or (js is not None and js.held_acks)) and not srv.flush_scheduled:
             srv.flush_scheduled = True
             srv.loop.call_soon(srv.flush)
 
@@ -294,6 +295,7 @@ class Server:
                 storage=StorageOptions(sync=opts.jetstream_sync, sync_interval=opts.jetstream_sync_interval,
                                        cipher=opts.jetstream_cipher, key=opts.jetstream_key),
             )
+            self.jetstream.hold_acks = opts.jetstream_sync == "group"
             self.broker.info["jetstream"] = True
             self.broker.info["api_lvl"] = self.broker.info.pop("api_lvl")  # keep Go's field order
         self._js_timer = None
@@ -464,12 +466,14 @@ class Server:
         """Write every dirty connection's queued bytes: one write per connection."""
         self.flush_scheduled = False
         broker = self.broker
+        js = self.jetstream
+        if js is not None and (broker.dirty or js.held_acks):
+            # Group commit: this turn's writes reach the disk before its PubAcks
+            # (held in the service until then) are queued.
+            js.sync()
         dirty = broker.dirty
         if not dirty:
             return
-        if self.jetstream is not None:
-            # Group commit: this turn's writes reach the disk before its PubAcks leave.
-            self.jetstream.sync()
         broker.dirty = []
         max_pending = self.opts.max_pending
         for c in dirty:
