@@ -125,6 +125,7 @@ KEY_TOKEN = b"natsd-filestore-key-check"
 META = "meta.json"
 INDEX = "index.db"
 MSGS = "msgs"
+_FRAME_HDR_SIZE = F.FRAME_HDR.size
 FRAME_CHUNK = 1 << 20  # compaction writes frames of about this size
 
 
@@ -441,7 +442,8 @@ class FileStore(MemStore):
             if now is not None:
                 self._maybe_sync(now)
             return
-        body = b"".join(self._pending) if len(self._pending) > 1 else self._pending[0]
+        pending = self._pending
+        body = pending[0] if len(pending) == 1 else b"".join(pending)
         self._pending = []
         blk = self._active
         assert blk is not None
@@ -451,7 +453,7 @@ class FileStore(MemStore):
                 # Framed at the flush with the rest of the turn; the size is exact
                 # but for compression and encryption, which the flush corrects.
                 self._turn.append(body)
-                est = len(body) + F.FRAME_HDR.size
+                est = len(body) + _FRAME_HDR_SIZE
                 self._turn_est += est
                 blk.size += est
                 if blk.size >= self._opts.block_size:
@@ -898,7 +900,8 @@ class FileStore(MemStore):
     def store_msg(
         self, subject: str, hdr: bytes | None, data: bytes, ttl: int = 0, *, now: int
     ) -> tuple[int, int]:
-        self._check()
+        if self._write_err is not None or self._closed:
+            self._check()
         mms = self._limits.max_msg_size
         if mms > 0 and (len(hdr) if hdr else 0) + len(data) > mms:
             raise ErrMsgTooLarge()
