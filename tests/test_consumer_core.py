@@ -485,6 +485,30 @@ def test_workqueue_removes_on_ack_and_ephemeral_goes_inactive():
     assert eph.on_timer(clock.now) is True  # idle past inactive_threshold: delete
 
 
+def test_inactive_durable_waits_for_acks_then_is_deleted():
+    """Go deleteNotActive: a pull consumer with inactive_threshold goes once the
+    threshold has passed since its last activity (request, delivery, ack) and
+    no delivered message can still be acked within its ack wait plus the threshold."""
+    clock = Clock()
+    st = stream(clock)
+    c = consumer(st, None, clock, durable_name="D", ack_policy="explicit", inactive_threshold=100 * S,
+                 ack_wait=30 * S)
+    pub(st, clock, "s.a")
+    pub(st, clock, "s.b")
+    c.pull("in", b"2", clock.now)
+    m1, m2 = delivered(c)
+    clock.now += 50 * S
+    c.ack(m1.reply, None, b"", clock.now)  # activity: the countdown restarts
+    clock.now += 99 * S
+    assert c.on_timer(clock.now) is False
+    clock.now += 1 * S  # 100 s after the ack, but m2 is due again (ack wait): it could still be acked
+    assert c.on_timer(clock.now) is False
+    assert c.next_deadline() is not None
+    c.ack(m2.reply, None, b"", clock.now)
+    assert c.on_timer(clock.now + 100 * S - 1) is False
+    assert c.on_timer(clock.now + 100 * S) is True
+
+
 def test_pause_holds_delivery_until_deadline():
     clock = Clock()
     st = stream(clock)

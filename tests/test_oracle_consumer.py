@@ -36,16 +36,20 @@ from natsd.oracle.consumer import (
     CreateStream,
     DeleteConsumer,
     DeleteMsg,
+    DeleteStream,
     Fetch,
     FetchLevel,
     FetchNoReply,
+    Linger,
     Pause,
     Publish,
     Purge,
     Reset,
     StreamInfo,
+    Unpin,
     consumers_answer,
 )
+from natsd.oracle.consumer_push import Drain, Events, Subscribe, Unsubscribe
 
 AREA = get_area("consumer")
 SEC = 10**9
@@ -496,6 +500,148 @@ def test_time_dependent_redelivery_replays_clean_in_core() -> None:
     _require_natsd_core()
     with AREA.harnesses["core"].session() as factory:
         for ops in TIMED:
+            result = replay(AREA, ops, factory)
+            assert result.ok, result.message
+
+
+#: The pull side: waiting requests, heartbeats, pinned clients, inactivity.
+#: Each replays clean on the core harness; those without AdvanceTime on Go too
+#: (there idle heartbeats and what follows a deletion are not compared).
+PULL_SIDE_CORE = [
+    # requests that wait (Linger: core-only, see natsd.oracle.consumer.LINGER_ON_WIRE):
+    # num_waiting, 409 Exceeded MaxWaiting past max_waiting, '409 Consumer Deleted'
+    # when the consumer goes
+    [CreateStream(), CreateConsumer("C", "explicit_max_waiting_1"), Publish("a"), Linger("C", 2),
+     CreateConsumer("D"), Publish("b"), Linger("D", 3), ConsumerInfo("C")],
+]
+PULL_SIDE = [
+    # idle heartbeats of a waiting request (every idle_heartbeat, restarted by a
+    # delivery), none once it has expired; too large for its expiry is a 400
+    [CreateStream(), CreateConsumer("C"), Fetch("C", '{"batch":2,"expires":20000000,"idle_heartbeat":5000000}'),
+     Publish("a"), Fetch("C", '{"batch":2,"expires":20000000,"idle_heartbeat":5000000}'),
+     Fetch("C", '{"batch":1,"expires":20000000,"idle_heartbeat":15000000}'), ConsumerInfo("C")],
+    # pinned_client: the first request of group g pins; its id keeps the pin, another
+    # id is 423, a request without id is passed over; UNPIN releases, the next pins anew
+    [CreateStream(), CreateConsumer("C", "pinned"), Publish("a"), Publish("b"), Publish("a"), Publish("b"),
+     Fetch("C", '{"batch":1,"no_wait":true,"group":"g"}'), ConsumerInfo("C"),
+     Fetch("C", '{"batch":2,"no_wait":true,"group":"g","id":"<pin>"}'),
+     Fetch("C", '{"batch":1,"no_wait":true,"group":"g","id":"x"}'), Fetch("C", '{"batch":2,"no_wait":true,"group":"g"}'),
+     Unpin("C", '{"group":"h"}'), Unpin("C", ""), Unpin("C", '{"group":"g"}'), ConsumerInfo("C"),
+     Fetch("C", '{"batch":2,"no_wait":true,"group":"g","id":"<pin>"}'), Fetch("C", '{"batch":1,"no_wait":true,"group":"g"}'),
+     ConsumerInfo("C")],
+]
+
+#: ... and those only a fake clock can replay
+PULL_SIDE_TIMED = [
+    # the pin is released after priority_timeout (2m) without requests
+    [CreateStream(), CreateConsumer("C", "pinned"), Publish("a"), Publish("a"),
+     Fetch("C", '{"batch":1,"no_wait":true,"group":"g"}'), AdvanceTime(100_000),
+     Fetch("C", '{"batch":1,"expires":20000000,"group":"g","id":"<pin>"}'), AdvanceTime(120_000),
+     ConsumerInfo("C"), Publish("a"), Fetch("C", '{"batch":1,"no_wait":true,"group":"g"}'), ConsumerInfo("C")],
+    # inactive_threshold: deleted once idle for it, not while a delivered message
+    # can still be acked; an ack is activity
+    [CreateStream("interest"), CreateConsumer("C", "inactive_100s"), CreateConsumer("D", "inactive_100s"),
+     Publish("a"), Fetch("C"), AdvanceTime(100_000), ConsumerInfo("C"), ConsumerInfo("D"), StreamInfo(),
+     AdvanceTime(59_999), Ack(0), AdvanceTime(99_999), ConsumerInfo("C"), AdvanceTime(1), ConsumerInfo("C"),
+     StreamInfo()],
+]
+
+
+def test_pull_side_replays_clean_in_core() -> None:
+    _require_natsd_core()
+    with AREA.harnesses["core"].session() as factory:
+        for ops in PULL_SIDE_CORE + PULL_SIDE + PULL_SIDE_TIMED:
+            result = replay(AREA, ops, factory)
+            assert result.ok, result.message
+
+
+@pytest.mark.differential
+def test_pull_side_replays_clean_on_go() -> None:
+    with AREA.harnesses["go"].session() as factory:
+        for ops in PULL_SIDE:
+            result = replay(AREA, ops, factory)
+            assert result.ok, result.message
+
+
+#: The push side (natsd.oracle.consumer_push). Each replays clean on the core
+#: harness; PUSH_SIDE on Go too (the PUSH_SIDE_CORE configs are core-only).
+PUSH_SIDE = [
+    # a purge that empties pending at max_ack_pending does not kick the delivery
+    # loop (Go consumer.purge sends no signal): nothing goes out until the next
+    # message, whose ack reply counts from the recalculated num_pending
+    [CreateStream(), Subscribe("C"), CreateConsumer("C", "push_max2"), Publish("a"), Publish("a"), Publish("a"),
+     Publish("a"), Purge('{"seq":3}'), Drain("C"), Publish("a"), Drain("C"), ConsumerInfo("C")],
+    # every successful create of a paused consumer, an update too, is followed by
+    # a pause advisory (Go jsConsumerCreateRequest; campaign seed 31)
+    [CreateStream(), Publish("a"), CreateConsumer("C"), Pause("C", '{"pause_until":"2099-01-01T00:00:00Z"}'),
+     CreateConsumer("C", "pinned"), CreateConsumer("C", "pinned"), Events()],
+    # an update that drops sample_freq goes on sampling (Go updateConfig keeps
+    # sfreq when the new value does not parse; found against Go by seed 2 of
+    # test_planted_model_fault_in_the_stored_ack_floor_is_found)
+    [CreateStream(), Publish("a"), Publish("a"), CreateConsumer("D", "sampled"), Fetch("D", '{"batch":2,"no_wait":true}'),
+     Ack(0), CreateConsumer("D"), Ack(1), Events()],
+    # CONSUMER.PAUSE does not run the delivery loop: resumed, a push consumer
+    # delivers at its next message (Go updateConfig sends no signal)
+    [CreateStream(), Subscribe("C"), CreateConsumer("C", "push_plain"),
+     Pause("C", '{"pause_until":"2099-01-01T00:00:00Z"}'), Publish("a"), Drain("C"), Pause("C", ""), Drain("C"),
+     Publish("a"), Drain("C")],
+    # a pin claimed publishes consumer_group_pinned with its id; CONSUMER.UNPIN
+    # publishes consumer_group_unpinned (reason admin), pin held or not
+    [CreateStream(), Publish("a"), Publish("a"), CreateConsumer("C", "pinned"),
+     Fetch("C", '{"batch":1,"no_wait":true,"group":"g"}'), Events(), Unpin("C", '{"group":"g"}'),
+     Unpin("C", '{"group":"g"}'), Fetch("C", '{"batch":1,"no_wait":true,"group":"g"}'), Events()],
+]
+PUSH_SIDE_CORE = [
+    # ... the same under ack policy flow_control, its request outstanding
+    # (campaign seed 31, 67,018 steps: natsd delivered at the purge, one fewer pending)
+    [CreateStream(), Subscribe("C"), CreateConsumer("C", "push_ack_fc"), Publish("a"), Publish("a"), Publish("a"),
+     Publish("a"), Purge('{"seq":3}'), Drain("C"), Publish("a"), Subscribe("C")],
+    # a reset leaves the pending timer running (Go resetLocalStartingSeq does not
+    # touch ptmr): armed at 100 ms by the ack_wait update, it redelivers what the
+    # reset delivered anew at ack_wait, not 1 ms later (campaign seed 31, 93,951 steps)
+    [CreateStream(), Publish("a"), Publish("a"), Subscribe("C"), CreateConsumer("C", "push_max2"), Publish("a"),
+     CreateConsumer("C", "push_plain"), Reset("C"), AdvanceTime(30_000), ConsumerInfo("C"), Drain("C")],
+    # replay original paces only what was stored when the delivery loop started:
+    # created on an empty stream, it delivers at once (campaign seed 34); a purge
+    # past that point while unbound ends the pacing only when the loop next runs
+    # (a publish does not run an unbound consumer's loop: Go processStreamSignal)
+    [CreateStream(), CreateConsumer("C", "push_replay"), Publish("a"), Publish("a"), AdvanceTime(100), Publish("a"),
+     Subscribe("C")],
+    [CreateStream(), Publish("a"), Publish("a"), CreateConsumer("C", "push_replay"), Purge(), Publish("a"),
+     AdvanceTime(100), Publish("a"), Subscribe("C"), AdvanceTime(100), Drain("C")],
+    # ... nor does a pause request that changes nothing: replay stays on for an
+    # unbound consumer purged past its start (campaign seed 31, 102,516 steps)
+    [CreateStream(), Publish("a"), Publish("a"), CreateConsumer("C", "push_replay"), Purge(), Publish("a"),
+     Pause("C", ""), AdvanceTime(100), Publish("a"), Subscribe("C")],
+    # a message held for its replay gap goes when the gap has passed even if the
+    # subscriber left meanwhile (Go sleeps, then delivers; before, natsd's timer
+    # stayed due for ever and the model's clock spun on it)
+    [CreateStream(), Publish("a"), AdvanceTime(100), Publish("a"), Publish("a"), CreateConsumer("C", "push_replay"),
+     Subscribe("C"), Unsubscribe("C"), AdvanceTime(100), ConsumerInfo("C"), Subscribe("C"), ConsumerInfo("C")],
+    # under ack policy flow_control an ack past the next sequence is taken (Go
+    # processAckMsg skips that check under flow control): a reply subject of the
+    # deleted stream's consumer moves the new one's floor (campaign seed 39)
+    [CreateStream(), Publish("a"), Publish("a"), Publish("a"), Subscribe("C"), CreateConsumer("C", "push_ack_fc"),
+     DeleteStream(), CreateStream(), CreateConsumer("C", "push_ack_fc"), Ack(0), ConsumerInfo("C"), Publish("a"),
+     Drain("C")],
+    # a pin released by its priority_timeout: consumer_group_unpinned, reason timeout
+    [CreateStream(), Publish("a"), CreateConsumer("C", "pinned"), Fetch("C", '{"batch":1,"no_wait":true,"group":"g"}'),
+     AdvanceTime(120_000), Events()],
+]
+
+
+def test_push_side_replays_clean_in_core() -> None:
+    _require_natsd_core()
+    with AREA.harnesses["core"].session() as factory:
+        for ops in PUSH_SIDE + PUSH_SIDE_CORE:
+            result = replay(AREA, ops, factory)
+            assert result.ok, result.message
+
+
+@pytest.mark.differential
+def test_push_side_replays_clean_on_go() -> None:
+    with AREA.harnesses["go"].session() as factory:
+        for ops in PUSH_SIDE:
             result = replay(AREA, ops, factory)
             assert result.ok, result.message
 

@@ -602,3 +602,47 @@ async def test_idle_ephemeral_is_deleted_with_advisory(js_server):
             await js.consumer_info("S", ci.name)
     finally:
         await nc.close()
+
+
+async def _past_pause_scenario(srv) -> list:
+    """The pause advisories a client sees around consumers whose pause_until has
+    already passed: one created so, one paused into the past and then updated."""
+    nc = await nats.connect(f"nats://{HOST}:{srv.port}", allow_reconnect=False)
+    past, future = "2020-01-01T00:00:00Z", "2099-01-01T00:00:00Z"
+    try:
+        events = await nc.subscribe("$JS.EVENT.ADVISORY.CONSUMER.PAUSE.S.*")
+
+        async def req(subject: str, body: dict) -> dict:
+            return await _request(nc, subject, json.dumps(body).encode())
+
+        await req("$JS.API.STREAM.CREATE.S", {"name": "S", "subjects": ["s.>"], "storage": "memory"})
+        await req("$JS.API.CONSUMER.CREATE.S.E", {"stream_name": "S", "config": {
+            "durable_name": "E", "ack_policy": "explicit", "pause_until": past}})
+        plain = {"durable_name": "D", "ack_policy": "explicit"}
+        await req("$JS.API.CONSUMER.CREATE.S.D", {"stream_name": "S", "config": plain})
+        await req("$JS.API.CONSUMER.PAUSE.S.D", {"pause_until": past})
+        await req("$JS.API.CONSUMER.CREATE.S.D", {"stream_name": "S", "config": {**plain, "description": "x"}})
+        # a pull request left to expire: the servers' timers have time to run meanwhile
+        expired = await nc.request("$JS.API.CONSUMER.MSG.NEXT.S.D",
+                                   json.dumps({"batch": 1, "expires": 300_000_000}).encode(), timeout=2)
+        out: list = [(expired.headers or {}).get("Status")]
+        await req("$JS.API.CONSUMER.PAUSE.S.E", {"pause_until": future})  # the last advisory expected
+        while True:
+            adv = json.loads((await events.next_msg(timeout=2)).data)
+            out.append((adv["consumer"], adv["paused"], adv["pause_until"]))
+            if adv["consumer"] == "E":
+                return out
+    finally:
+        await nc.close()
+
+
+@pytest.mark.differential
+async def test_a_pause_already_past_arms_no_timer_like_the_go_server(tmp_path, wire_kind):
+    """Go updatePauseState arms no timer for a pause_until already past: a consumer
+    created so, or updated while its config holds one (the update keeps it), sends
+    no pause advisory later; only CONSUMER.PAUSE itself announces one."""
+    if wire_kind == "go":
+        pytest.skip("compares natsd with Go")
+    got = await run_on_natsd_and_go(_past_pause_scenario, tmp_path)
+    assert got["go"] == ["408", ("D", False, "2020-01-01T00:00:00Z"), ("E", True, "2099-01-01T00:00:00Z")]
+    assert got["natsd"] == got["go"]

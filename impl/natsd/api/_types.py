@@ -1748,7 +1748,7 @@ class ConsumerState(msgspec.Struct, kw_only=True, omit_defaults=True):
 class StreamConfig(msgspec.Struct, kw_only=True, omit_defaults=True):
     """Configuration of a stream, as stored and as returned in StreamInfo.
 
-    Go: server/stream.go StreamConfig (status partial: Decoded and echoed with every field as Go (persist_mode omitted at default, _nats.* metadata); the features behind some fields (mirrors, sources, batches, schedules) are not built.)
+    Go: server/stream.go StreamConfig (status partial: Decoded and echoed with every field as Go (persist_mode omitted at default, _nats.* metadata); the features behind some fields (mirrors, sources, batches) are not built.)
     """
 
     # Stream name; also the last token of the API subject. (limits: 1..255 chars; no whitespace, '.', '*', '>', '/', '\\')
@@ -2244,7 +2244,7 @@ class BatchFlowErr(msgspec.Struct, kw_only=True, omit_defaults=True):
 class StreamActionAdvisory(msgspec.Struct, kw_only=True, omit_defaults=True):
     """Published on $JS.EVENT.ADVISORY.STREAM.{CREATED|UPDATED|DELETED}.<stream>; type io.nats.jetstream.advisory.v1.stream_action.
 
-    Go: server/jetstream_events.go JSStreamActionAdvisory (status N: not built yet: no advisories)
+    Go: server/jetstream_events.go JSStreamActionAdvisory
     """
 
     # Event type.

@@ -72,6 +72,7 @@ from natsd.api import (
     MsgGetResponse,
     RestoreResponse,
     SnapshotResponse,
+    StreamActionAdvisory,
     StreamConfig,
     StreamConfigRequest,
     StreamCreateResponse,
@@ -169,6 +170,7 @@ class JetStreamService:
         self._outq: deque = deque()
         self._flushing = False
         self._sub_gen = -1
+        self._initial_info: dict | None = None  # a new consumer's info before its first delivery
         self._rng = random.Random()
         for prefix in _PREFIXES:
             self.client.subscribe(prefix, self._on_request)
@@ -187,12 +189,23 @@ class JetStreamService:
         file stores on an interval sync policy sync when due."""
         interval = self.storage.sync == "interval"
         for entry in self.streams.values():
-            entry.stream.expire(now)
+            entry.stream.expire(now)  # also produces the messages of due schedules
+            self._publish_out(entry.stream.drain_outbox())
             if interval and hasattr(entry.stream.store, "tick"):
                 entry.stream.store.tick(now)
         self._publish_out(self.replication.tick(now))
         self._tick_consumers(now)
         self.snapshots.tick(now)
+
+    def run_schedules(self, now: int) -> None:
+        """Produce the messages of the schedules due at ``now`` (``tick`` does it
+        too): for a harness whose clock stands still between steps."""
+        for entry in list(self.streams.values()):
+            if entry.stream.fire_schedules(now):
+                self._publish_out(entry.stream.drain_outbox())
+        if self.replication.replicas:
+            self._publish_out(self.replication.pump(now))
+        self._flush_consumers()
 
     def next_deadline(self) -> int | None:
         """The earliest time (ns) at which ``tick`` has work: a stream's expiry or
@@ -358,6 +371,34 @@ class JetStreamService:
             fields.pop("cluster", None)
         return fields
 
+    # -- server resources (Go checkBytesLimits and limitsExceeded; stream.config.account_limits,
+    # stream.limit.account_resources). The global account has no limits of its own: only the
+    # server's max_memory_store / max_file_store apply, and only when set.
+    def _server_limit(self, storage: str) -> int:
+        return self.max_memory if storage == "memory" else self.max_store if storage == "file" else -1
+
+    def _check_server_bytes(self, storage: str, add: int) -> None:
+        """Reserving ``add`` more bytes of ``storage`` (a max_bytes; below 0 counts
+        as 1) beyond what the server's limit leaves after the streams' reservations
+        (their max_bytes) is 10028 / 10047."""
+        limit = self._server_limit(storage)
+        if limit < 0:
+            return
+        add = 1 if add < 0 else add
+        reserved = sum(e.stream.config.max_bytes for e in self.streams.values()
+                       if e.stream.config.storage == storage and e.stream.config.max_bytes > 0)
+        if reserved > limit or add > limit - reserved:
+            raise ApiErrorException(E.memory_resources_exceeded() if storage == "memory"
+                                    else E.storage_resources_exceeded())
+
+    def _resources_exceeded(self, storage: str) -> bool:
+        """Go ``js.limitsExceeded``: the bytes stored on ``storage`` are over the server's limit."""
+        limit = self._server_limit(storage)
+        if limit < 0:
+            return False
+        memory, store = self._usage()
+        return (memory if storage == "memory" else store) > limit
+
     def _check_overlap(self, cfg: StreamConfig, skip: str | None = None) -> None:
         for name, entry in self.streams.items():
             if name != skip and subjects_overlap(cfg.subjects or [], entry.stream.config.subjects or []):
@@ -369,6 +410,13 @@ class JetStreamService:
             raise ApiErrorException(E.stream_mismatch())
         if "/" in name or "\\" in name:  # Go checks this before the config (and it keeps names out of paths)
             raise ApiErrorException(E.stream_name_contains_path_separators())
+        if (self.max_memory >= 0 or self.max_store >= 0) and not req.sealed and not (req.mirror_direct
+                                                                                    and req.mirror is None):
+            # Go jsNonClusteredStreamLimitsCheck: after the sealed and mirror_direct
+            # refusals, before the config checks, on the request as sent (an absent
+            # storage reserves nothing, an absent max_bytes is 0)
+            raw = msgspec.json.decode(body)
+            self._check_server_bytes(req.storage if "storage" in raw else "", raw.get("max_bytes", 0))
         cfg = check_config(set_static_metadata(_config_from_request(req)), pedantic=req.pedantic,
                            create=True, lookup=self._config_of)
         existing = self.streams.get(name)
@@ -379,6 +427,7 @@ class JetStreamService:
         self._check_overlap(cfg)
         now = self.clock()
         entry = self._open_stream(cfg, now, create=True)
+        self._stream_advisory("CREATED", name, "create")
         return StreamCreateResponse(**self._info_fields(entry), did_create=True)
 
     # -- storage (natsd.jetstream.persist) ---------------------------------------------------
@@ -406,6 +455,8 @@ class JetStreamService:
         if not create:
             stream.rebuild_dedupe(self.clock())
         stream.batch_group = self.batch_group
+        if self.max_memory >= 0 or self.max_store >= 0:
+            stream.resources_exceeded = self._resources_exceeded
         entry = _StreamEntry(stream)
         self.streams[cfg.name] = entry
         self._subscribe(entry)
@@ -467,6 +518,8 @@ class JetStreamService:
             raise ApiErrorException(E.stream_mismatch())
         entry = self._lookup(name)
         new = check_update(entry.stream.config, cfg, pedantic=req.pedantic, lookup=self._config_of)
+        # Go configUpdateCheck reserves only what max_bytes grew by
+        self._check_server_bytes(new.storage, max(max(new.max_bytes, 0) - max(entry.stream.config.max_bytes, 0), 0))
         self._check_overlap(new, skip=name)
         if self._durable(new):
             persist.write_meta(persist.stream_dir(self.store_dir, name), new, entry.stream.created)
@@ -474,6 +527,7 @@ class JetStreamService:
         entry.stream.update(new, self.clock())
         self._subscribe(entry)
         self.replication.update(entry.stream, self.clock())
+        self._stream_advisory("UPDATED", name, "modify")
         return StreamUpdateResponse(**self._info_fields(entry))
 
     def _stream_info(self, name: str, body: bytes) -> StreamInfoResponse:
@@ -501,7 +555,16 @@ class JetStreamService:
         entry.stream.store.delete()
         if durable:
             persist.remove_stream(persist.stream_dir(self.store_dir, name))
+        self._stream_advisory("DELETED", name, "delete")
         return StreamDeleteResponse(success=True)
+
+    def _stream_advisory(self, what: str, name: str, action: str) -> None:
+        """stream.advisories: $JS.EVENT.ADVISORY.STREAM.<what>.<stream> (Go sendCreateAdvisory,
+        sendUpdateAdvisoryLocked, sendDeleteAdvisoryLocked), before the API reply."""
+        adv = StreamActionAdvisory(id="".join(self._rng.choice(_BASE62) for _ in range(22)),
+                                   timestamp=rfc3339nano(self.clock()), stream=name, action=action,
+                                   domain=self.domain or None)
+        self.client.publish(f"$JS.EVENT.ADVISORY.STREAM.{what}.{name}".encode("latin-1"), encode_reply(adv))
 
     def _stream_purge(self, name: str, body: bytes) -> StreamPurgeResponse:
         req = decode_request(body, StreamPurgeRequest)
@@ -738,8 +801,9 @@ class JetStreamService:
             cfg = msgspec.structs.replace(cfg, pause_until=existing.cfg.pause_until)
         cfg = ccfg.set_static_metadata(cfg)
         now = self.clock()
+        self._initial_info = None
         c = self._add_consumer(entry.stream, cs, cfg, req.action, req.pedantic, now)
-        fields = self._consumer_info_fields(c, now)
+        fields, self._initial_info = self._initial_info or self._consumer_info_fields(c, now), None
         return ConsumerCreateResponse(**fields)
 
     def _add_consumer(self, stream: Stream, cs: StreamConsumers, cfg: ConsumerConfig, action: str,
@@ -774,6 +838,8 @@ class JetStreamService:
             cs.settle(now)
             if cs.files is not None:
                 self._write_consumer(cs, eo, now, create=False)
+            if eo.pause_until > now:
+                eo.pause_advisory(now)  # Go jsConsumerCreateRequest: after any create reply, while paused
             self._flush_consumers()
             return eo
         if action == "update":
@@ -804,8 +870,14 @@ class JetStreamService:
             self._write_consumer(cs, c, now, create=True)
         cs.add(c)
         self._consumer_subs(c, subscribe=True)
+        # Go setLeader: a push consumer knows whether it is bound, then the info
+        # the create reply reports is taken (infoWithSnap), then the delivery loop starts
+        bound = not c.is_pull and self._push_interest(cfg)
+        c.active = bound
+        self._initial_info = self._consumer_info_fields(c, now)
         if not c.is_pull:
-            c.set_interest(self._push_interest(cfg), now)
+            c.active = False
+            c.set_interest(bound, now)
         self._consumer_advisory(c, "CREATED", "create", now)
         if c.pause_until > now:
             c.pause_advisory(now)  # Go: after the create reply, when created paused
@@ -1051,6 +1123,8 @@ class JetStreamService:
                                      pause_remaining=until - now if paused else None)
 
     def _consumer_unpin(self, arg: tuple[str, str], body: bytes) -> ConsumerUnpinResponse:
+        if not body.strip():  # Go json.Unmarshal of an empty body (no empty-request shortcut here)
+            raise ApiErrorException(E.invalid_json(err="unexpected end of JSON input"))
         req = decode_request(body, ConsumerUnpinRequest)
         if not req.group:
             raise ApiErrorException(E.invalid_json(err="consumer group not specified"))

@@ -165,6 +165,8 @@ def process_atomic_batch_msg(
     cfg = stream.config
     if cfg.sealed:
         return E.stream_sealed()
+    if stream.resources_exceeded is not None and stream.resources_exceeded(cfg.storage):
+        return E.insufficient_resources()  # Go checks the server's limits right after sealed here
     hlen = len(hdr) if hdr else 0
     mms = cfg.max_msg_size
     if mms >= 0 and (hlen > mms or len(data) > mms - hlen):

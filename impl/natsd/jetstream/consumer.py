@@ -165,7 +165,7 @@ class Consumer(PullRequests):
         self.sig: list[str] | None = None  # the signal subjects after a filter update (None: the filters)
         self.kick = False  # Go signalNewMessages was called: the delivery loop runs (see _gather)
         self._set_filters(cfg)
-        self._apply_cfg(cfg)
+        self._apply_cfg(cfg, now)
         self._set_rate(cfg, now)
         self.pblimit = FC_MAX_PENDING if cfg.flow_control else 0
         self.maxpb = max(self.pblimit // 16, 1) if cfg.flow_control else 0
@@ -175,6 +175,8 @@ class Consumer(PullRequests):
         self.replay_at = 0  # a held message may go at this time
         self.cstore = StoreState(cfg.ack_policy == "none", cfg.max_deliver)
         self._select_start()
+        if self.replay and self.sseq > self.replay_lseq:
+            self.replay = False  # Go loopAndGatherMsgs' first pass: nothing stored is left to pace
         if self.sseq > 0:
             self.cstore.set_starting(self.sseq - 1)
         self.npc = self._calc_pending()
@@ -191,12 +193,18 @@ class Consumer(PullRequests):
     def _set_filters(self, cfg: ConsumerConfig) -> None:
         self.filters = filters_of(cfg)
 
-    def _apply_cfg(self, cfg: ConsumerConfig) -> None:
+    def _apply_cfg(self, cfg: ConsumerConfig, now: int) -> None:
         self.maxp = cfg.max_ack_pending
         self.maxdc = max(cfg.max_deliver, 0)
         sf = cfg.sample_freq[:-1] if cfg.sample_freq.endswith("%") else cfg.sample_freq
-        self.sfreq = int(sf) if sf.strip().lstrip("+-").isdigit() else 0
-        self.pause_until = parse_time(cfg.pause_until) or 0
+        # Go updateConfig keeps the old frequency when the new one does not parse
+        # (an update that drops sample_freq goes on sampling)
+        self.sfreq = int(sf) if sf.strip().lstrip("+-").isdigit() else getattr(self, "sfreq", 0)
+        # Go updatePauseState: a pause_until already past arms no timer (and so
+        # sends no pause advisory later); a stale deadline would also stop the
+        # oracle's clock short of the consumers' other timers
+        until = parse_time(cfg.pause_until) or 0
+        self.pause_until = until if until >= now else 0
         # Go updateInactiveThreshold: ephemerals default to 5s, which shows in the config.
         if not is_durable(cfg) and cfg.inactive_threshold <= 0:
             self.cfg = cfg = msgspec.structs.replace(cfg, inactive_threshold=DELETE_WAIT_DEFAULT)
@@ -212,7 +220,7 @@ class Consumer(PullRequests):
             signal = True
         refilter = filters_of(cfg) != self.filters
         self.cfg = cfg
-        self._apply_cfg(cfg)
+        self._apply_cfg(cfg, now)
         self.cstore.max_deliver = cfg.max_deliver
         if self.dthresh != max(old.inactive_threshold, 0):
             self._arm_inactive(now)
@@ -314,12 +322,13 @@ class Consumer(PullRequests):
     # -- stream events ------------------------------------------------------------------
     def on_stored(self, seq: int, subject: str, now: int) -> None:
         """Go processStreamSignal: the running count grows for anything past what
-        it covered; the delivery loop runs for a message at or past ``sseq``."""
+        it covered; the delivery loop runs for a message at or past ``sseq``
+        (a push consumer's only while bound, a pull consumer's only with requests waiting)."""
         if not self.signalled(subject):
             return
         if seq > self.npf:
             self.npc += 1
-        if seq >= self.sseq:
+        if seq >= self.sseq and (self.waiting if self.is_pull else self.active):
             self._gather(now)
 
     def on_removed(self, seq: int, subject: str, now: int) -> None:
@@ -338,20 +347,10 @@ class Consumer(PullRequests):
         self._gather(now, False)
 
     def on_purged_wider(self, first_seq: int, now: int) -> None:
-        """Go consumer.purge with isWider: a filtered purge inside this consumer's filters."""
-        for seq in [s for s in self.pending if s < first_seq or not self._exists(s)]:
-            p = self.pending.pop(seq)
-            self.rdc.pop(seq, None)
-            self.lat = now
-            self._remove_rdq(seq)
-            if p[0] > self.adflr:
-                self.adflr = p[0]
-        if not self.pending:
-            self.adflr, self.asflr = self.dseq - 1, self.sseq - 1
-        elif self.asflr < first_seq - 1:
-            self.asflr = first_seq - 1
-        self.cstore.sync(self)
-        self._gather(now, False)
+        """Go consumer.purge with isWider: a filtered purge that this consumer's
+        filters (or its lack of any) reach beyond; ``first_seq`` is the stream's
+        first sequence after the purge."""
+        self.on_purged(first_seq, 0, now, wider=True)
 
     def _exists(self, seq: int) -> bool:
         try:
@@ -360,14 +359,16 @@ class Consumer(PullRequests):
             return False
         return True
 
-    def on_purged(self, first_seq: int, last_seq: int, now: int) -> None:
-        """Go consumer.purge: ``first_seq`` is the stream's first sequence after the purge."""
-        sseq = first_seq or last_seq + 1
+    def on_purged(self, first_seq: int, last_seq: int, now: int, *, wider: bool = False) -> None:
+        """Go consumer.purge: ``first_seq`` is the stream's first sequence after the
+        purge (of the purged subject's messages, unless ``wider``); with ``wider``
+        pending messages the purge removed go too."""
+        sseq = first_seq or (0 if wider else last_seq + 1)
         if self.sseq < sseq:
             self.sseq = sseq
         if self.asflr < sseq:
             self.asflr = sseq - 1
-            for seq in [s for s in self.pending if s <= self.asflr]:
+            for seq in [s for s in self.pending if s <= self.asflr or (wider and not self._exists(s))]:
                 p = self.pending.pop(seq)
                 self.rdc.pop(seq, None)
                 self.lat = now  # Go updateAcks for each purged pending message
@@ -410,7 +411,7 @@ class Consumer(PullRequests):
 
     def _arm_inactive(self, now: int) -> None:
         if self.is_pull:
-            self.inactive_at = self.waiting_last + self.dthresh if self.dthresh > 0 else 0
+            self.inactive_at = now + self.dthresh if self.dthresh > 0 else 0
         elif not self.active and self.dthresh > 0:
             self.inactive_at = now + self.dthresh
         else:
@@ -504,19 +505,28 @@ class Consumer(PullRequests):
         matters for pull requests whose reply interest is gone: Go's loop finds
         them only when it runs, takes the next message, drops them and puts the
         message back - a redelivery at the end of the redelivery queue. Without
-        a signal, such requests are left alone here too."""
+        a signal, such requests are left alone here too. A push consumer's loop
+        does not run at all without one: a purge that empties pending at
+        max_ack_pending delivers nothing until the next message or timer."""
         if self.closed:
             return
         if self.kick:
             self.kick, signal = False, True
+        if not signal and not self.is_pull:
+            return
         if not signal and self.is_pull and self.waiting and not any(
                 self.has_interest(wr.reply) for wr in self.waiting):
             return
         why = ""
+        # a message held for replay original goes when its gap has passed, bound
+        # or paused or not (Go delivers it after its sleep in the loop)
+        held = not self.is_pull and 0 < self.replay_at <= now
         while True:
-            if self._paused(now):
+            if held:
+                pass
+            elif self._paused(now):
                 break
-            if self.is_pull:
+            elif self.is_pull:
                 if not self.waiting:
                     break
             elif not self.active or (self.maxpb > 0 and self.pbytes > self.maxpb):
@@ -530,7 +540,7 @@ class Consumer(PullRequests):
                 if now < self.replay_at:  # Go sleeps here; we hold the message until the timer
                     self.sseq = sm.seq
                     break
-            self.replay_at = 0
+            self.replay_at, held = 0, False
             if dc == 1:
                 self.npc -= 1
             ack = (f"$JS.ACK.{self.stream.config.name}.{self.name}.{dc}.{sm.seq}.{self.dseq}."
@@ -563,6 +573,8 @@ class Consumer(PullRequests):
                 self._send(to, status_hdr(409, "Batch Completed", (wrn, wrb)))
             if self.cfg.idle_heartbeat > 0 and not self.is_pull:
                 self.hb_at = now + self.cfg.idle_heartbeat
+        if held:  # the held message is gone from the stream: nothing to wait for
+            self.replay_at = 0
         if self.replay and self.sseq > self.replay_lseq:
             self.replay = False
         if self.is_pull and self.waiting:
@@ -694,6 +706,11 @@ class Consumer(PullRequests):
         """Go processAck: a message published to one of our ack reply subjects."""
         if self.closed:
             return
+        if self.dthresh > 0 and self.inactive_at:
+            # Go suppressDeletion: ack activity restarts the delete timer
+            if self.is_pull:
+                self.waiting_last = now
+            self.inactive_at = now + self.dthresh
         sseq, dseq, dc, _, _ = ack_reply_info(subject)
         skip_reply = sseq == 0
         if body in (b"", b"+ACK", b"+OK"):
@@ -806,7 +823,8 @@ class Consumer(PullRequests):
         self.sseq, self.dseq = seq, 1
         self.adflr, self.asflr = 0, seq - 1
         self.ldt = self.lat = 0
-        self.ack_deadline = 0
+        # the pending timer keeps running (Go leaves ptmr alone): when it fires
+        # with nothing pending it stops, else it re-arms for what was delivered since
         self.cstore = StoreState(self.cfg.ack_policy == "none", self.cfg.max_deliver)
         self.cstore.set_starting(seq - 1)
         if recalc:
@@ -1067,6 +1085,14 @@ class Consumer(PullRequests):
             if self.waiting:
                 self.inactive_at = now + self.dthresh
                 return False
+            # Go deleteNotActive: not before the last delivered message's ack
+            # wait (its backoff step) plus the threshold has passed
+            bo = self.cfg.backoff
+            last = max((ts + self._ack_wait(bo[min(max(self.rdc.get(seq, 0), 0), len(bo) - 1)] if bo else 0)
+                        + self.dthresh for seq, (_, ts) in self.pending.items()), default=0)
+            if last > now:
+                self.inactive_at = last
+                return False
             return True
         return False
 
@@ -1085,7 +1111,9 @@ class Consumer(PullRequests):
         self.cfg = msgspec.structs.replace(self.cfg, pause_until=rfc3339nano(until) if until else None)
         if self.cfg.pause_until != old:
             self.pause_advisory(now)
-        self._gather(now)
+        # Go updateConfig does not signal the loop: a resumed push consumer
+        # delivers at its next message or timer
+        self._gather(now, self.is_pull)
 
     def pause_advisory(self, now: int) -> None:
         """Go sendPauseAdvisoryLocked."""

@@ -122,7 +122,10 @@ class StreamConsumers:
             for c in list(self.consumers.values()):
                 c.on_purge_count(st.first_seq)
         for c in list(self.consumers.values()):
-            if not ev.filter or not c.filters or all(subject_matches_filter(f, ev.filter) for f in c.filters):
+            # Go purgeLocked: a filtered purge purges a consumer one of whose filters
+            # lies within the purged subject (isEqualOrSubsetMatch); a consumer
+            # without filters, or whose filters the purged subject only touches, is wider
+            if not ev.filter or any(subject_matches_filter(f, ev.filter) for f in c.filters):
                 first = ev.filtered_first if ev.filter else ev.first_seq
                 c.on_purged(first, ev.last_seq, now)
             elif c.matches(ev.filter) or any(subject_matches_filter(ev.filter, f) for f in c.filters):

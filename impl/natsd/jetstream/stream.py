@@ -48,6 +48,10 @@ Intended differences from Go (deterministic by construction):
 - Storage "file" uses ``MemStore``: memory byte accounting, and the file
   store's MSG.DELETE errors are emulated from the stream state.
 
+Message schedules (Nats-Schedule) are checked and kept by
+``natsd.jetstream.schedule``; ``fire_schedules(now)`` (run by ``expire``)
+stores the messages of the due ones through ``process_msg(..., sourced=True)``.
+
 Atomic batches (Nats-Batch-Id) are handed to ``natsd.jetstream.batch``,
 which stages them and commits through ``process_msg(..., prechecked=True)``;
 mirrors and sources (``natsd.jetstream.sources``) store through
@@ -55,8 +59,7 @@ mirrors and sources (``natsd.jetstream.sources``) store through
 
 Not implemented (the Go error is returned where Go has one for "disabled";
 ``ERR_NOT_IMPLEMENTED`` otherwise): fast batch publish (``.$FI`` replies:
-10205 when disabled), message schedules (Nats-Schedule: 10188 when
-disabled; the purge form Nats-Schedule-Next: purge is implemented), counters
+10205 when disabled), counters
 fed by sources (Nats-Counter-Sources is carried forward, never updated),
 interest/workqueue acknowledgement removal (the
 consumer layer), server/account resource limits (10023/10002/10047), the
@@ -107,6 +110,7 @@ from natsd.store import (
 from natsd.subjects.validate import is_literal, is_valid_subject
 
 from . import headers as H
+from . import schedule as SC
 from .streamcfg import SubjectTransform, new_subject_transform, store_limits
 
 __all__ = [
@@ -377,6 +381,10 @@ class Stream:
         self.consumer_count = 0
         # Consumer layer hooks.
         self.interest: Callable[[str], bool] | None = None
+        # The server's resource check (Go js.limitsExceeded): does the server
+        # hold more than its max_memory_store / max_file_store of this storage?
+        # None when the server sets no such limit.
+        self.resources_exceeded: Callable[[str], bool] | None = None
         self.on_stored: Callable[[int, str], None] | None = None
         self.on_purged: Callable[[PurgeEvent], None] | None = None
         # Atomic batch publish (natsd.jetstream.batch): the server-wide group the
@@ -391,6 +399,8 @@ class Stream:
         self._itr: SubjectTransform | None = None
         self._tr: SubjectTransform | None = None
         self._set_transforms(config)
+        # Message schedules (natsd.jetstream.schedule): built at first use, from the store.
+        self._schedules: SC.Schedules | None = None
 
     def __repr__(self) -> str:
         st = self.store.fast_state()
@@ -572,10 +582,11 @@ class Stream:
                 if els != cur_last:
                     return E.stream_wrong_last_sequence(seq=cur_last)
 
-            if not sourced and H.slice_header(H.SCHEDULE, hdr):
-                if not allow_sched:
-                    return E.message_schedules_disabled()
-                return ERR_NOT_IMPLEMENTED("message scheduling")
+            if not sourced:
+                hdr, err = SC.check_publish(hdr, subject, cfg.subjects or [cfg.name], allow_sched,
+                                            cfg.allow_msg_ttl, now)
+                if err is not None:
+                    return err
             sched_next = H.slice_header(H.SCHEDULE_NEXT, hdr)
             if sched_next and not sourced:
                 if sched_next != b"purge":
@@ -640,6 +651,8 @@ class Stream:
         err = self._size_error(hdr, data)
         if err is not None:
             return err
+        if self.resources_exceeded is not None and self.resources_exceeded(cfg.storage):
+            return E.insufficient_resources()  # stream.limit.account_resources (before the interest skip)
         return self._store(subject, hdr, data, now, msg_id, rollup_sub, rollup_all, counter_val, lseq, ts)
 
     def _store_prechecked(self, subject: str, hdr: bytes | None, data: bytes, now: int) -> PubAck | ApiError:
@@ -718,6 +731,9 @@ class Stream:
         except StoreError as e:
             return E.stream_store_failed(err=str(e))
 
+        sched = self._sched(now)
+        if sched is not None:
+            sched.stored(seq, subject, hdr, ts, now)
         self._lmsg_id = msg_id
         if msg_id:
             self._store_msg_id(msg_id, seq, ts)
@@ -754,6 +770,8 @@ class Stream:
         cfg = self.config
         if cfg.sealed:
             return E.stream_sealed()
+        if self.resources_exceeded is not None and self.resources_exceeded(cfg.storage):
+            return E.insufficient_resources()  # Go checks the server's limits right after sealed here
         hlen = len(hdr) if hdr else 0
         mms = cfg.max_msg_size
         if mms >= 0 and (hlen > mms or len(data) > mms - hlen):
@@ -1217,7 +1235,9 @@ class Stream:
             self.atomic_batches.expire(now)
         sdm = self.config.subject_delete_marker_ttl
         if sdm <= 0:
-            return self.store.expire(now)
+            n = self.store.expire(now)
+            self.fire_schedules(now)
+            return n
         store = self.store
         n = 0
         marker_ttl = H.go_duration(int(sdm / _SECOND) * _SECOND)
@@ -1240,11 +1260,66 @@ class Stream:
             else:
                 store.remove_msg(m.seq)
             n += 1
+        self.fire_schedules(now)
         return n
+
+    # --- message schedules (natsd.jetstream.schedule) ----------------------------------------------
+
+    def _sched(self, now: int) -> SC.Schedules | None:
+        """The stream's schedules when allow_msg_schedules is on; built at first
+        use from the stored schedule messages (Go recoverMsgSchedulingState)."""
+        if self._schedules is None and self.config.allow_msg_schedules:
+            self._schedules = SC.Schedules()
+            self._schedules.recover(self._stored_with_headers(), now)
+        return self._schedules
+
+    def _stored_with_headers(self):
+        store = self.store
+        st = store.fast_state()
+        if not st.msgs:
+            return
+        for seq in range(st.first_seq, st.last_seq + 1):
+            try:
+                sm = store.load_msg(seq)
+            except StoreError:
+                continue
+            if sm.hdr:
+                yield sm.seq, sm.subject, sm.hdr, sm.ts
+
+    def fire_schedules(self, now: int) -> int:
+        """Store the messages of the schedules due at ``now`` on their targets
+        (Go runMsgScheduling); returns how many were produced."""
+        sched = self._sched(now)
+        if sched is None:
+            return 0
+        store = self.store
+
+        def load(seq: int):
+            try:
+                sm = store.load_msg(seq)
+            except StoreError:
+                return None
+            return sm.subject, sm.hdr, sm.data
+
+        def load_last(subject: str):
+            try:
+                sm = store.load_last_msg(subject)
+            except StoreError:
+                return None
+            return sm.hdr, sm.data
+
+        produced = sched.due(now, load, load_last)
+        for _, target, hdr, data in produced:
+            self.process_msg(target, hdr, data, now, sourced=True)
+        return len(produced)
 
     def next_deadline(self) -> int | None:
         """When ``expire`` next has work (ns), or None."""
         best = self.store.next_expiry()
+        if self.config.allow_msg_schedules:
+            d = self._schedules.next_deadline() if self._schedules is not None else 0
+            if d is not None and (best is None or d < best):
+                best = d
         if self.atomic_batches is not None:
             d = self.atomic_batches.next_deadline()
             if d is not None and (best is None or d < best):

@@ -22,18 +22,22 @@ floor, where that walk resumes).
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 from typing import Any
 
 from natsd.api import errors as E
 from natsd.model import consumercfg as K
-from natsd.model.stream import ZERO_TIME
+from natsd.model.stream import TS, ZERO_TIME
 
-__all__ = ["AdminMixin", "API_LEVEL", "PAUSE_T", "RESET_T", "parse_time", "api_level_refused"]
+__all__ = ["AdminMixin", "API_LEVEL", "PAUSE_T", "RESET_T", "UNPIN_T", "parse_time", "api_level_refused"]
 
 _T = "io.nats.jetstream.api.v1."
 PAUSE_T = _T + "consumer_pause_response"
 RESET_T = _T + "consumer_reset_response"
+UNPIN_T = _T + "consumer_unpin_response"
+#: Go validGroupName
+_GROUP_NAME = re.compile(r"^[a-zA-Z0-9/_=-]{1,16}$")
 #: Go JSApiLevel
 API_LEVEL = 5
 
@@ -89,9 +93,12 @@ class AdminMixin:
 
     def pause_info(self, o: Any, info: dict) -> dict:
         """The info fields of a pause and of priority groups (Go
-        ``infoWithSnapAndReply``: the first group's state; no pin is modelled)."""
+        ``infoWithSnapAndReply``: the first group's state, with the pin held)."""
         if o.cfg["priority_groups"]:
-            info["priority_groups"] = [{"group": o.cfg["priority_groups"][0], "pinned_ts": ZERO_TIME}]
+            group = {"group": o.cfg["priority_groups"][0], "pinned_ts": TS if o.pin_id else ZERO_TIME}
+            if o.pin_id:
+                group["pinned_client_id"] = o.pin_id
+            info["priority_groups"] = [group]
         if self.paused(o):
             info["paused"] = True
             info["pause_remaining"] = parse_time(o.cfg["pause_until"]) - self.now
@@ -120,13 +127,50 @@ class AdminMixin:
             return fail(E.consumer_not_found())
         self._c("consumer.pause.api")  # type: ignore[attr-defined]
         ns = parse_time(until)
+        was = parse_time(o.cfg["pause_until"])
         o.cfg["pause_until"] = until if ns else None
         o.cfg["metadata"] = {**(o.cfg["metadata"] or {}), "_nats.req.level": K.required_level(o.cfg)}
+        if was != ns:  # Go updateConfig: the pause advisory (the loop is not signalled:
+            # a resumed consumer delivers at its next message or timer)
+            self.pause_event(o, o.cfg["pause_until"], ns)  # type: ignore[attr-defined]
         out: dict = {"type": PAUSE_T, "paused": ns > self.now, "pause_until": until if ns else ZERO_TIME}
         if ns > self.now:
             self._c("consumer.pause")  # type: ignore[attr-defined]
             out["pause_remaining"] = ns - self.now
         return out
+
+    def consumer_unpin(self, stream: str, name: str, body: bytes) -> dict:
+        """$JS.API.CONSUMER.UNPIN.<stream>.<name> (consumer.priority.unpin, Go
+        ``jsConsumerUnpinRequest``): the request's group must be one of the
+        consumer's (any policy); the pin is released and the delivery loop
+        signalled."""
+        def fail(e: E.ApiError) -> dict:
+            return {"type": UNPIN_T, "error": _err(e)}
+
+        try:
+            req = json.loads(body)
+        except ValueError as e:
+            from natsd.model.consumer import _go_json_error
+
+            return fail(E.invalid_json(err=_go_json_error(body, e)))
+        group = (req.get("group") or "") if isinstance(req, dict) else ""
+        if not group:
+            return fail(E.invalid_json(err="consumer group not specified"))
+        if not _GROUP_NAME.match(group):
+            return fail(E.consumer_invalid_group_name())
+        st = self._lookup(stream)  # type: ignore[attr-defined]
+        if st is None:
+            return fail(E.stream_not_found())
+        o = self.consumers.get(stream, {}).get(name)
+        if o is None:
+            return fail(E.consumer_not_found())
+        if group not in (o.cfg["priority_groups"] or []):
+            return fail(E.consumer_invalid_priority_group())
+        self._c("consumer.priority.unpin")  # type: ignore[attr-defined]
+        o.pin_id, o.pin_ttl = "", None
+        self.unpinned_event(o, group, "admin")  # type: ignore[attr-defined]  # held or not
+        self._signal(st, o)  # type: ignore[attr-defined]
+        return {"type": UNPIN_T}
 
     def consumer_reset(self, stream: str, name: str, body: bytes) -> dict | None:
         """$JS.API.CONSUMER.RESET.<stream>.<name> (consumer.reset), served by the
@@ -181,9 +225,12 @@ class AdminMixin:
             self._check_interest_state(st, o)
         if recalc:
             self._calc_pending(st, o)  # type: ignore[attr-defined]
-        self._signal(st, o)  # type: ignore[attr-defined]
+        if o.is_pull:
+            self._signal(st, o)  # type: ignore[attr-defined]
         info = self._info(o, RESET_T)  # type: ignore[attr-defined]
         info["reset_seq"] = seq
+        if not o.is_pull:
+            self._push(st, o)  # type: ignore[attr-defined]  # the reply shows the state before the loop runs
         return info
 
     def _check_interest_state(self, st: Any, o: Any) -> None:

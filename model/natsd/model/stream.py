@@ -59,7 +59,7 @@ from __future__ import annotations
 import json
 
 from natsd.api import errors as E
-from natsd.model import stream_batch, stream_sources
+from natsd.model import stream_batch, stream_schedule, stream_sources
 from natsd.model.stream_msgs import StreamMessages
 from natsd.model.stream_state import (
     _INCR_INCOMPATIBLE,
@@ -117,9 +117,16 @@ __all__ = [
 class StreamModel(StreamMessages):
     """The streams of one server (global account, memory storage)."""
 
+    #: The server's jetstream max_file_store in bytes (-1: no limit; the memory
+    #: limit is taken as never reached): see :meth:`_server_bytes`.
+    max_file_store = -1
+
     def __init__(self, now: int = T0) -> None:
         self.streams: dict[str, Stream] = {}
         self.republished: list[tuple[str, bytes, bytes]] = []
+        #: the stream advisories sent (subject, action), appended to by create,
+        #: update and delete (stream.advisories); the caller empties it
+        self.advisories: list[tuple[str, str]] = []
         self.now = now
         self.covered: set[str] = set()
 
@@ -215,6 +222,9 @@ class StreamModel(StreamMessages):
             self._cover("stream.config.mirror_direct")
             return {"type": CREATE_T, "error": _err(E.stream_invalid_config(
                 err="stream has no mirror but does have mirror direct"))}
+        bad = self._server_bytes(req.get("storage", ""), req.get("max_bytes", 0))
+        if bad is not None:
+            return {"type": CREATE_T, "error": _err(bad)}
         cfg = self.normalise(name, req)
         if isinstance(cfg, E.ApiError):
             return {"type": CREATE_T, "error": _err(cfg)}
@@ -237,8 +247,32 @@ class StreamModel(StreamMessages):
                 st.first_seq, st.last_seq = cfg["first_seq"], cfg["first_seq"] - 1
             self.streams[name] = st
             stream_sources.configure(st)
+            self._advise("CREATED", name, "create")
         return {"type": CREATE_T, "config": self._config_reply(st), "created": TS,
                 "state": self._state(st), **stream_sources.info(st, self._cover), "ts": TS, "did_create": True}
+
+    def _file_store_full(self, st: Stream) -> bool:
+        """Go ``js.limitsExceeded`` for a file stream: the file streams hold more
+        than max_file_store."""
+        return st.config["storage"] == "file" and 0 <= self.max_file_store < sum(
+            s.bytes for s in self.streams.values() if s.config["storage"] == "file")
+
+    def _server_bytes(self, storage: str, add: int) -> E.ApiError | None:
+        """stream.config.account_limits, the server's part (Go ``checkBytesLimits``;
+        the global account has no limits of its own): reserving ``add`` more bytes
+        of file storage (a max_bytes; below 0 counts as 1) beyond what
+        max_file_store leaves after the file streams' max_bytes is 10047. Create
+        checks the request as sent, before the config checks (an absent storage
+        reserves nothing); update checks what max_bytes grew by."""
+        if storage != "file" or self.max_file_store < 0:
+            return None
+        add = 1 if add < 0 else add
+        reserved = sum(s.config["max_bytes"] for s in self.streams.values()
+                       if s.config["storage"] == "file" and s.config["max_bytes"] > 0)
+        if reserved > self.max_file_store or add > self.max_file_store - reserved:
+            self._cover("stream.config.account_limits")
+            return E.storage_resources_exceeded()
+        return None
 
     def _decode_error(self, req: dict) -> E.ApiError | None:
         """stream.config.enums: discard decodes case-insensitively; another value
@@ -302,9 +336,14 @@ class StreamModel(StreamMessages):
             return refuse("message TTL status can not be disabled")
         if bool(req.get("allow_msg_counter")) != bool(old.get("allow_msg_counter")):
             return refuse("stream configuration update can not change message counter setting")
+        if old.get("allow_msg_schedules") and not cfg.get("allow_msg_schedules"):
+            return refuse("message schedules can not be disabled")
         if cfg["sealed"]:
             self._cover("stream.update.seal")
             cfg.update(max_age=0, discard="new", deny_delete=True, deny_purge=True, allow_rollup_hdrs=False)
+        bad = self._server_bytes(cfg["storage"], max(max(cfg["max_bytes"], 0) - max(old["max_bytes"], 0), 0))
+        if bad is not None:
+            return {"type": UPDATE_T, "error": _err(bad)}
         for other in self.streams.values():
             if other is not st and any(
                 subject_collide(a, b) for a in cfg.get("subjects", []) for b in other.config.get("subjects", [])
@@ -333,6 +372,7 @@ class StreamModel(StreamMessages):
                 for m in same[: max(0, len(same) - maxp)]:
                     self._remove(st, m.seq)
         self._expire(st)
+        self._advise("UPDATED", name, "modify")
         return {"type": UPDATE_T, "config": self._config_reply(st), "created": TS, "state": self._state(st),
                 **stream_sources.info(st, self._cover), "ts": TS}
 
@@ -342,7 +382,15 @@ class StreamModel(StreamMessages):
         if self.streams.pop(name, None) is None:
             return {"type": DELETE_T, "error": _err(E.stream_not_found())}
         self._cover("stream.delete.cleanup")
+        self._advise("DELETED", name, "delete")
         return {"type": DELETE_T, "success": True}
+
+    def _advise(self, what: str, name: str, action: str) -> None:
+        """stream.advisories: a stream_action advisory on
+        $JS.EVENT.ADVISORY.STREAM.<what>.<name> (created, updated, deleted; an
+        idempotent create sends none)."""
+        self._cover("stream.advisories")
+        self.advisories.append((f"$JS.EVENT.ADVISORY.STREAM.{what}.{name}", action))
 
     def info(self, name: str, req: dict | None) -> dict:
         """$JS.API.STREAM.INFO.<name>; ``req`` None for an empty body. The
@@ -362,7 +410,14 @@ class StreamModel(StreamMessages):
 
     def settle(self) -> None:
         """Copy what mirrors and sources have not copied yet (the oracle calls
-        this once the servers have settled): natsd.model.stream_sources."""
+        this once the servers have settled): natsd.model.stream_sources. Due
+        message schedules (natsd.model.stream_schedule) fire after what is
+        stored has been copied, and what they produce is copied next: a mirror
+        or source takes a schedule message at once, while Go fires it at the
+        earliest 250 ms after it was stored (and then removes it)."""
+        stream_sources.settle(self)
+        for st in list(self.streams.values()):
+            stream_schedule.fire(self, st)
         stream_sources.settle(self)
 
     # -- publish ---------------------------------------------------------------
@@ -438,6 +493,11 @@ class StreamModel(StreamMessages):
         if max_size >= 0 and len(hdr) + len(data) > max_size:
             self._cover("stream.limit.max_msg_size")
             return reject(E.stream_message_exceeds_maximum())
+        if _header(headers, "Nats-Batch-Id") and self._file_store_full(st):
+            # Go processJetStreamAtomicBatchMsg checks the server's limits right
+            # after sealed (max_msg_size comes first here: see above)
+            self._cover("stream.limit.account_resources")
+            return reject(E.insufficient_resources())
         if _header(headers, "Nats-Batch-Id") and st.config.get("allow_atomic"):
             plain = tuple((k, v) for k, v in headers if k != "Nats-Request-Info")
             return stream_batch.publish(self, st, subject, plain, data, reject)
@@ -485,17 +545,23 @@ class StreamModel(StreamMessages):
             self._cover("stream.expect.last_seq")
             if _go_uint(last_seq) != st.last_seq:
                 return reject(E.stream_wrong_last_sequence(seq=st.last_seq))
-        if _header(headers, "Nats-Schedule"):
-            self._cover("stream.schedule.disabled")
-            return reject(E.message_schedules_disabled())
+        checked, sched_err = stream_schedule.check(self, st, subject, hdr)
+        if sched_err is not None:
+            return reject(sched_err)
+        if checked != hdr:  # a schedule is stored as a rollup of its subject
+            hdr, headers = checked, (*headers, ("Nats-Rollup", "sub"))
         schedule_next, scheduler = _header(headers, "Nats-Schedule-Next"), _header(headers, "Nats-Scheduler")
         if schedule_next:
             self._cover("stream.schedule.purge")
             if schedule_next != "purge" or not scheduler or scheduler == subject or not _valid_literal(scheduler):
                 return reject(E.message_schedules_scheduler_invalid())
-            self._cover("stream.schedule.disabled")
-            return reject(E.message_schedules_disabled())
-        if scheduler:
+            if not st.config.get("allow_msg_schedules"):
+                self._cover("stream.schedule.disabled")
+                return reject(E.message_schedules_disabled())
+            last = st.last_matching(scheduler)
+            if last is not None and not stream_schedule.is_schedule(last.hdr):
+                return reject(E.message_schedules_scheduler_invalid())
+        elif scheduler:
             self._cover("stream.schedule.purge")
             return reject(E.message_schedules_scheduler_invalid())
         if _header(headers, "Nats-Stream-Source"):
@@ -529,7 +595,12 @@ class StreamModel(StreamMessages):
             last = st.last_matching(subject)
             total = str((int(json.loads(last.data)["val"]) if last is not None else 0) + int(incr))
             data = _go_json({"val": total}).encode()
-        if st.config["retention"] == "interest" and not getattr(self, "consumers", None):
+        if self._file_store_full(st):
+            # stream.limit.account_resources: the server holds more than max_file_store
+            # (checked before this message is stored, so the last one in may cross it)
+            self._cover("stream.limit.account_resources")
+            return reject(E.insufficient_resources())
+        if st.config["retention"] == "interest" and not self._interested(st, subject):
             return self._skip_no_interest(st, subject, msg_id, rollup)
         ttl = _parse_ttl(_header(headers, "Nats-TTL"))
         if _header(headers, "Nats-TTL"):
@@ -573,6 +644,10 @@ class StreamModel(StreamMessages):
         elif rollup == "all":
             self._cover("stream.rollup.all")
             self._purge_ex(st, "", 0, 1)
+        if st.config.get("allow_rollup_hdrs") and not st.config.get("deny_purge"):
+            # Go processJetStreamMsgWithRollup runs only where rollups may purge
+            # (a mirror or source copying a fired schedule's message does not).
+            stream_schedule.after_store(self, st, msg.hdr)
         rp = st.config.get("republish")
         dest = transform(rp.get("src") or ">", rp["dest"], msg.subject) if rp else None
         if dest is not None:
@@ -592,10 +667,18 @@ class StreamModel(StreamMessages):
 
         if st.config["sealed"]:
             return reject(E.stream_sealed())
+        if self._file_store_full(st):
+            self._cover("stream.limit.account_resources")
+            return reject(E.insufficient_resources())
         if 0 <= st.limit("max_msg_size") < len(data):
             return reject(E.stream_message_exceeds_maximum())
         self._cover("stream.batch.fast")
         return reject(E.batch_publish_disabled())
+
+    def _interested(self, st: Stream, subject: str) -> bool:
+        """Does a consumer of ``st`` take ``subject``? Never here: this model has
+        no consumers (the consumer model, natsd.model.consumer, answers itself)."""
+        return False
 
     def _skip_no_interest(self, st: Stream, subject: str, msg_id: str, rollup: str) -> str:
         """stream.retention.interest.no_interest: an interest stream without
@@ -683,6 +766,7 @@ class StreamModel(StreamMessages):
                 self._remove(st, m.seq)
         if st.config["discard"] == "old":
             self._enforce_old(st)
+        stream_schedule.stored(self, st, msg)
 
     def _enforce_old(self, st: Stream) -> None:
         """stream.discard.old.evict: drop from the front until max_msgs and max_bytes hold."""

@@ -195,6 +195,8 @@ class Stream:
     batches: dict[str, Batch] = field(default_factory=dict)
     #: what a mirror or a stream with sources copies from (natsd.model.stream_sources)
     origins: dict[str, Origin] = field(default_factory=dict)
+    #: message schedules: subject -> [seq, due ns, in flight] (natsd.model.stream_schedule)
+    schedules: dict[str, list] = field(default_factory=dict)
 
     @property
     def name(self) -> str:

@@ -166,10 +166,15 @@ def _check_origins(req: dict, sdm: int, cover: Cover, lookup: Lookup, max_msg_si
         seen.add(key)
         if src.get("filter_subject") and src.get("subject_transforms"):
             return E.source_multiple_filters_not_allowed()
+        if src.get("external") is not None:  # another domain's: not looked up here
+            continue
         origin = lookup(src["name"])
         if origin is not None and max_msg_size > 0 and 0 < origin["max_msg_size"] and (
                 max_msg_size < origin["max_msg_size"]):
             return E.source_max_message_size_too_big()
+    bad = _check_external(sources, cover)
+    if bad is not None:
+        return bad
     # cycles: a stream that reaches itself through its mirror or sources
     name = req["name"]
     todo = [o["name"] for o in ([mirror] if mirror else []) + list(sources)]
@@ -186,6 +191,29 @@ def _check_origins(req: dict, sdm: int, cover: Cover, lookup: Lookup, max_msg_si
         if other is not None:
             todo += [o["name"] for o in ([other["mirror"]] if other.get("mirror") else [])
                      + list(other.get("sources") or [])]
+    return None
+
+
+def _check_external(sources: list, cover: Cover) -> E.ApiError | None:
+    """stream.sources.external, the config part: an external source's deliver
+    prefix must be a subject without wildcards (10024; the campaign's local
+    origins have no subjects it could overlap), its api prefix too (10052) and
+    must not overlap $JS.API (10021)."""
+    def literal(subject: str) -> bool:
+        return valid_subject(subject) and not any(t in ("*", ">") for t in subject.split("."))
+
+    ext = [src["external"] for src in sources if src.get("external") is not None]
+    if ext:
+        cover("stream.sources.external")
+    for pfx in [e["deliver"] for e in ext if e.get("deliver")]:
+        if not literal(pfx):
+            return E.stream_invalid_external_delivery_subj(prefix=pfx)
+    for pfx in [e["api"] for e in ext if e.get("api")]:
+        if not literal(pfx):
+            return E.stream_invalid_config(
+                err=f"stream external api prefix {json.dumps(pfx)} must be a valid subject without wildcards")
+        if subject_collide(pfx, "$JS.API"):
+            return E.stream_external_api_overlap(prefix=pfx, subject="$JS.API")
     return None
 
 
@@ -277,6 +305,9 @@ def check_config(name: str, req: dict, cover: Cover, lookup: Lookup) -> dict | E
     if req.get("allow_msg_schedules") and discard == "new":
         cover("stream.config.schedules_compat")
         return invalid("message scheduling cannot use discard new")
+    if req.get("allow_msg_schedules") and pedantic and (req.get("deny_purge") or not req.get("allow_rollup_hdrs")):
+        cover("stream.config.schedules_compat")
+        return invalid("message scheduling cannot be set if roll-ups are disabled")
     storage = req.get("storage") or "file"
     if req.get("persist_mode") == "async" and storage != "file":
         cover("stream.config.persist_mode")
@@ -376,9 +407,15 @@ def check_config(name: str, req: dict, cover: Cover, lookup: Lookup) -> dict | E
         cfg["allow_msg_counter"] = True
     if req.get("allow_atomic"):
         cfg["allow_atomic"] = True
+    if req.get("allow_msg_schedules"):
+        # message schedules turn on rollups (a schedule is a rollup of its subject)
+        cover("stream.config.schedules_compat")
+        cfg["allow_msg_schedules"] = True
+        cfg["allow_rollup_hdrs"], cfg["deny_purge"] = True, False
     if req.get("metadata"):
         cover("stream.metadata")
-    # counters and atomic batches need API level 2, message TTLs 1
-    level = "2" if req.get("allow_msg_counter") or req.get("allow_atomic") else "1" if cfg["allow_msg_ttl"] else "0"
+    # counters, atomic batches and schedules need API level 2, message TTLs 1
+    level = ("2" if req.get("allow_msg_counter") or req.get("allow_atomic") or req.get("allow_msg_schedules")
+             else "1" if cfg["allow_msg_ttl"] else "0")
     cfg["metadata"] = {**(req.get("metadata") or {}), "_nats.req.level": level}
     return cfg

@@ -26,7 +26,17 @@ subject and gets one reply):
   model follows (the one thing ``model_step`` takes from the observation). The
   time-dependent configs use windows of a minute or more, far beyond the length
   of an example, so on the wire nothing expires and the observations are
-  robust; the core harness crosses those windows with ``AdvanceTime``.
+  robust; the core harness crosses those windows with ``AdvanceTime``;
+* consumers on S (``CreateConsumer``, ``DeleteConsumer``, ``Fetch`` with or
+  without acking what it got, ``Ack``): natsd.oracle.stream_consumers, for
+  interest and workqueue retention and max_consumers; the model is the
+  consumer model (:class:`natsd.oracle.stream_consumers.CampaignModel`);
+* ``Recreate(stream, config, consumer)``: delete, create (and a consumer C) in
+  one op, so that the retention and server-limit configs get a fresh stream.
+
+The servers run with a max_file_store of :data:`FILE_STORE_LIMIT` (the core
+harness's service too, the model knows it): file stream reservations beyond it
+are refused (10047) and publishes once the file streams hold more (10023).
 
 The configs include no_ack (subject ``d``: no reply at all; the wire
 harnesses wait only :data:`NO_ACK_WAIT` for a publish to ``d``), a
@@ -76,13 +86,19 @@ Harnesses:
 * ``core``: a sans-IO :class:`natsd.server.core.Broker` with
   :class:`natsd.jetstream.api.JetStreamService` (fake clock) and one
   ``Client`` fed the exact protocol bytes;
-* ``wire``: a natsd subprocess (``-js -sd <tmp>``) over one raw TCP connection;
+* ``wire``: a natsd subprocess (:data:`SERVER_CONFIG`) over one raw TCP connection;
 * ``differential``: natsd and the Go nats-server side by side, each compared
   with its own copy of the model;
 * ``go``: the Go nats-server alone: checks the model itself against Go.
 
+Stream advisories ($JS.EVENT.ADVISORY.STREAM.>) are observed per op on natsd's
+sides (core, and natsd on the wire), ids and times masked, after the republished
+messages (``Reply.adv``); not on Go's, which sends them from each stream's
+queue, at times seconds late.
+
 Each example starts and ends by deleting ``S`` and ``T``, so a server shared by
-the examples of a campaign starts every example empty.
+the examples of a campaign starts every example empty (on Go a file stream
+KEEP stays: see ``_Conn.keep_store``).
 """
 
 from __future__ import annotations
@@ -95,6 +111,7 @@ import socket
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -113,12 +130,30 @@ from natsd.model.stream_batch import STAGED
 from natsd.model.stream_sources import ACTIVE, IDENTITY
 from natsd.model.streamcfg import subject_matches
 from natsd.oracle.base import Area, Harness, HarnessKind, Op, register, weighted
+from natsd.oracle.stream_consumers import (
+    Ack,
+    CampaignModel,
+    ConsumerStep,
+    CreateConsumer,
+    DeleteConsumer,
+    Fetch,
+    consumer_ops,
+    core_ack,
+    core_fetch_ack,
+    encode_pub,
+    model_consumer_step,
+    wire_ack,
+    wire_fetch,
+)
+from natsd.oracle.stream_consumers import request_parts as consumer_request_parts
 from natsd.oracle.stream_tables import (
     ADVANCE_MS,
     BATCH_HEADERS,
+    BIG_SIZE,
     CONFIGS,
     DELETE_REQUESTS,
     DIRECT_REQUESTS,
+    FILE_STORE_LIMIT,
     GET_REQUESTS,
     HEADERS,
     INFO_REQUESTS,
@@ -126,7 +161,9 @@ from natsd.oracle.stream_tables import (
     NAME_SUFFIX,
     NO_ACK_SUBJECT,
     NO_ACK_WAIT,
+    PAST,
     PURGE_REQUESTS,
+    SCHEDULE_HEADERS,
     SIZES,
     STREAMS,
     SUBJECTS,
@@ -222,9 +259,35 @@ class FastPublish(Op, frozen=True):
     size: int = 0
 
 
+class Recreate(Op, frozen=True):
+    """DeleteStream of ``stream`` (of T first when it is S: T may hold S's
+    subjects), then CreateStream with ``config``, then (``consumer``, a config of
+    natsd.oracle.stream_consumers) CreateConsumer C, in one op (every reply
+    observed): the retention, consumer and server-limit configs need the stream
+    gone first, which a create alone rarely finds, and an interest stream keeps
+    only what a consumer created before the publish wants."""
+
+    stream: str
+    config: str = "plain"
+    consumer: str = ""
+
+
+def recreate_steps(op: Recreate) -> list[Op]:
+    steps: list[Op] = [DeleteStream(op.stream), CreateStream(op.stream, op.config)]
+    if op.stream == ORIGIN:
+        steps.insert(0, DeleteStream(REPLICA))
+    return steps + [CreateConsumer("C", op.consumer)] if op.consumer else steps
+
+
+def both(*replies: Reply) -> Reply:
+    """The observation of a Recreate: its replies."""
+    return Reply("recreate", "\n".join(f"{r.kind} {r.body}" for r in replies),
+                 tuple(e for r in replies for e in r.extra))
+
+
 StreamOp = (
     CreateStream | UpdateStream | DeleteStream | Info | Publish | Purge | GetMsg | DeleteMsg | DirectGet | AdvanceTime
-    | FastPublish
+    | FastPublish | ConsumerStep | Recreate
 )
 
 #: What a FastPublish appends to the harness's reply subject.
@@ -253,9 +316,10 @@ def subject_name(op: CreateStream | UpdateStream) -> str:
 ORIGIN, REPLICA = "S", "T"
 
 
-def skipped(op: Op, config: Callable[[str], dict | None]) -> bool:
+def skipped(op: Op, config: Callable[[str], dict | None], consumers: Callable[[str], int] = lambda name: 0) -> bool:
     """Is ``op`` left out (replied "skip" by harness and model alike)?
-    ``config(name)`` is the current config of a stream (JSON form), or None.
+    ``config(name)`` is the current config of a stream (JSON form), or None;
+    ``consumers(name)`` how many consumers it has.
 
     Only combinations a real-time server cannot settle within an example are
     left out: a create/update of T with a valid mirror/sources config is sent
@@ -264,13 +328,19 @@ def skipped(op: Op, config: Callable[[str], dict | None]) -> bool:
     consumer: interest needs consumers, another area), and, for sources on an
     update, only when T already has exactly those sources (a source added to
     a stream holding messages starts by time). Likewise S is not turned into
-    an interest stream while T copies from it."""
+    an interest stream while T copies from it, nor T set up to copy from a
+    workqueue S (Go's copying consumer there is exempt from the workqueue
+    checks). A stream with consumers is not turned into an interest stream
+    (natsd.oracle.stream_consumers)."""
     if not isinstance(op, CreateStream | UpdateStream) or op.config.startswith("bad_"):
         return False
     wanted = CONFIGS[op.config]
+    if (isinstance(op, UpdateStream) and wanted.get("retention") == "interest"
+            and (config(op.stream) or {}).get("retention") != "interest" and consumers(op.stream)):
+        return True
     if op.stream == REPLICA and wanted.keys() & {"mirror", "sources"}:
         origin = config(ORIGIN)
-        if origin is None or origin.get("retention") == "interest":
+        if origin is None or origin.get("retention") in ("interest", "workqueue"):
             return True
         if wanted.get("allow_msg_counter") and not origin.get("allow_msg_counter"):
             return True  # a counter sources counters only (else Go's copy fails and retries)
@@ -307,6 +377,8 @@ def request_parts(op: Op) -> tuple[str, bytes, bytes]:
     if isinstance(op, DirectGet):
         tail = f".{op.last_subject}" if op.last_subject else ""
         return f"$JS.API.DIRECT.GET.{op.stream}{tail}", b"", op.request.encode()
+    if isinstance(op, CreateConsumer | DeleteConsumer):
+        return consumer_request_parts(op)
     raise TypeError(f"no request for {op!r}")
 
 
@@ -369,18 +441,36 @@ _fast_publish = st.builds(FastPublish, st.sampled_from(["a", "c.1", "z"]), st.sa
 REPLICA_CONFIGS = ["mirror", "mirror_filter", "sources", "sources_filters", "sources_transform", "counter_sources"]
 _replica = st.builds(CreateStream, st.just(REPLICA), st.sampled_from(REPLICA_CONFIGS + ["counter_sources"] * 2))
 #: origins worth copying from (a counter feeds a counter's sources), and atomic streams
-_special = st.builds(CreateStream, _stream, st.sampled_from(["atomic", "atomic_limits", "counter", "plain"]))
-_origin = st.builds(CreateStream, st.just(ORIGIN), st.sampled_from(["counter", "plain", "counter", "wild"]))
+_special = st.builds(CreateStream, _stream, st.sampled_from(["atomic", "atomic_limits", "counter", "plain",
+                                                            "schedules", "schedules_file"]))
+#: message schedules: S allowing them (T takes other subjects), and publishes on their subjects
+_schedule_stream = st.builds(lambda make, c: make(ORIGIN, c), st.sampled_from([CreateStream, UpdateStream]),
+                             st.sampled_from(["schedules", "schedules_file"]))
+_schedule_publish = st.builds(lambda subject, h: Publish(subject, 1, h), st.sampled_from(["a", "b", "c.1", "c.2"]),
+                              st.sampled_from(SCHEDULE_HEADERS[:8] * 2 + SCHEDULE_HEADERS))
+_origin = st.builds(CreateStream, st.just(ORIGIN), st.sampled_from(["counter", "plain", "counter", "wild",
+                                                                  "schedules"]))
 
 #: Publish two fifths; stream deletes rare (a deleted stream takes a few steps to
 #: come back, and most ops need one).
 _PLAIN = ((16, _publish), (6, _create), (4, _info), (4, _get), (2, _direct), (2, _update), (2, _purge),
           (2, _delete_msg), (1, _delete), (2, _advance))
+#: server resources (FILE_STORE_LIMIT): big publishes, file streams and their reservations
+_big_publish = st.builds(lambda subject: Publish(subject, BIG_SIZE), st.sampled_from(["a", "c.1", "b", "c.2"]))
+_file_create = st.builds(CreateStream, _stream, st.sampled_from(["file", "file_reserved", "file", "bad_file_reservation",
+                                                                 "file_limits"]))
+#: (consumers are S's: the retention configs there; file streams on either)
+_recreate = st.one_of(
+    st.builds(Recreate, st.just(ORIGIN), st.sampled_from(["interest", "workqueue", "interest", "max_consumers",
+                                                          "workqueue", "interest_limits", "file_reserved"]),
+              st.sampled_from(["", "explicit", "filter_a", "all"])),
+    st.builds(Recreate, _stream, st.just("file")))
 #: increments, which counter streams (and the counters sourcing them) need
 _incr_publish = st.builds(lambda subject, v: Publish(subject, 0, (("Nats-Incr", v),)),
                           st.sampled_from(["a", "b"]), st.sampled_from(["1", "-2", "10"]))
 OPS = weighted(*_PLAIN, (3, _batch_publish), (1, _fast_publish), (1, _replica), (1, _special), (1, _incr_publish),
-               (1, _origin))
+               (1, _origin), (3, _schedule_stream), (3, _schedule_publish), *consumer_ops(),
+               (2, _big_publish), (1, _file_create), (4, _recreate))
 #: The mix without the ops aimed at batches, fast batches and replicas: for
 #: searches that need none of them (a replica on a real server costs a wait).
 PLAIN_OPS = weighted(*_PLAIN)
@@ -398,15 +488,20 @@ class Reply(msgspec.Struct, frozen=True):
     kind: str
     body: str = ""
     #: messages that arrived on the republish subscription (``rp.>``) with the
-    #: reply, each as "<subject> <header block, Nats-Time-Stamp masked><payload>"
+    #: reply, each as "<subject> <header block, Nats-Time-Stamp masked><payload>";
+    #: then (``adv``) the stream advisories the op caused (:func:`with_advisories`)
     extra: tuple[str, ...] = ()
+    #: the side observes stream advisories: natsd's do (it sends them before the
+    #: reply); the Go server's are not observed per op, as it sends an update's
+    #: advisory from the stream's queue, seen arriving seconds late
+    adv: bool = False
 
 
 def _canonical(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"))
 
 
-_TIME_KEYS = ("created", "ts", "first_ts", "last_ts", "time")
+_TIME_KEYS = ("created", "ts", "first_ts", "last_ts", "time", "last_active")
 
 
 def mask(value: Any) -> Any:
@@ -500,18 +595,58 @@ def observe(op: Op, line: bytes, body: bytes) -> Reply:
 # ------------------------------------------------------------------------ model
 
 
-def model_step(model: StreamModel, op: Op, impl: Reply) -> Reply:
+def model_step(model: CampaignModel, op: Op, impl: Reply) -> Reply:
     """Apply ``op`` to the model, then let mirrors and sources catch up (the
     harnesses wait for that). ``impl`` is used only for AdvanceTime: how far
     the harness could move its clock (its ms, or 0 on a real-time server)."""
+    model.advisories = []
     reply = _model_reply(model, op, impl)
     model.settle()
-    return reply
+    if not impl.adv:
+        return reply
+    return with_advisories(reply, [model_advisory(subject, action) for subject, action in model.advisories])
 
 
-def _model_reply(model: StreamModel, op: Op, impl: Reply) -> Reply:
-    if skipped(op, lambda name: model.streams[name].config if name in model.streams else None):
+def advisory_text(subject: str, body: bytes) -> str:
+    """A stream advisory received: its subject and JSON, id and timestamp masked."""
+    try:
+        value = json.loads(body)
+    except ValueError:
+        return f"adv {subject} {body!r}"
+    if isinstance(value, dict):
+        value.update({k: ADV_MASK[k] for k in ADV_MASK if k in value})
+    return f"adv {subject} {_canonical(value)}"
+
+
+#: What the id (a nuid) and timestamp of an advisory are masked to.
+ADV_MASK = {"id": "<id>", "timestamp": TS}
+
+
+def model_advisory(subject: str, action: str) -> str:
+    stream = subject.rsplit(".", 1)[1]
+    return f"adv {subject} " + _canonical({"type": "io.nats.jetstream.advisory.v1.stream_action", **ADV_MASK,
+                                           "stream": stream, "action": action})
+
+
+def with_advisories(reply: Reply, advisories: list[str]) -> Reply:
+    """The observation of a side that observes stream advisories: the ones the op
+    caused (sorted) after what the republish subscription got."""
+    return msgspec.structs.replace(reply, extra=reply.extra + tuple(sorted(advisories)), adv=True)
+
+
+def _model_reply(model: CampaignModel, op: Op, impl: Reply) -> Reply:
+    if skipped(op, lambda name: model.streams[name].config if name in model.streams else None,
+               lambda name: len(model.consumers.get(name, {}))):
         return Reply("skip")
+    if isinstance(op, Recreate):
+        replies = []
+        for step in recreate_steps(op):
+            replies.append(_model_reply(model, step, impl))
+            model.settle()
+        return both(*replies)
+    if isinstance(op, ConsumerStep):
+        got = model_consumer_step(model, op)
+        return api_reply(mask(got)) if isinstance(got, dict) else Reply(*got)
     if isinstance(op, DeleteStream) and op.stream == ORIGIN:
         replica = model.streams.get(REPLICA)
         if replica is not None and _copies_from(replica.config, ORIGIN):
@@ -668,8 +803,12 @@ def take_frames(buf: bytearray) -> list[tuple[bytes, bytes | None]]:
 CONNECT = b'CONNECT {"verbose":false,"pedantic":false,"headers":true,"no_responders":true}\r\n'
 INBOX = "_INBOX.stream"
 REPUBLISH_SID = b"2"
+ADVISORY_SID = b"3"
 SETUP = CONNECT + f"SUB {INBOX}.> 1\r\nSUB rp.> 2\r\n".encode()
+ADVISORY_SUB = b"SUB $JS.EVENT.ADVISORY.STREAM.> 3\r\n"
 CLEANUP = [DeleteStream(s) for s in STREAMS]
+#: The servers of the wire harnesses: JetStream with the campaign's file store limit.
+SERVER_CONFIG = f"jetstream {{\n  store_dir: '{{dir}}/js'\n  max_file_store: {FILE_STORE_LIMIT}\n}}\n"
 
 # ------------------------------------------------------------------ core harness
 
@@ -687,18 +826,54 @@ class CoreHarness(Harness):
         self.now = T0
         self.broker = Broker()
         self.dir = tempfile.TemporaryDirectory(prefix="natsd-stream-")  # file storage streams
-        self.js = JetStreamService(self.broker, clock=lambda: self.now, server_name="natsd", store_dir=self.dir.name)
+        self.js = JetStreamService(self.broker, clock=lambda: self.now, server_name="natsd", store_dir=self.dir.name,
+                                   max_store=FILE_STORE_LIMIT)
         self.client = self.broker.new_client(self.now)
-        self.client.receive(SETUP)
+        self.client.receive(SETUP + ADVISORY_SUB)
         self.client.out.clear()
         self.n = 0
+        self.delivered: list[str] = []  # the ack reply subjects Fetch ops received
+        self.advisories: list[str] = []  # the stream advisories of the current op
 
     def _config(self, name: str) -> dict | None:
         entry = self.js.streams.get(name)
         return msgspec.to_builtins(entry.stream.config) if entry is not None else None
 
+    def _consumers(self, name: str) -> int:
+        entry = self.js.streams.get(name)
+        return entry.stream.consumer_count if entry is not None else 0
+
+    def _drain(self) -> list[tuple[bytes, bytes | None]]:
+        """The frames the client received (stream advisories taken aside)."""
+        buf = bytearray(self.client.out)
+        self.client.out.clear()
+        self.broker.dirty.clear()
+        frames = []
+        for line, body in take_frames(buf):
+            if body is not None and line.split()[2] == ADVISORY_SID:
+                self.advisories.append(advisory_text(line.split()[1].decode(), body))
+            else:
+                frames.append((line, body))
+        return frames
+
+    def _ack_request(self, subject: str, body: bytes) -> tuple[bytes, bytes] | None:
+        self.n += 1
+        reply = f"{INBOX}.{self.n}"
+        self.client.receive(encode_pub(subject, reply, body))
+        for line, data in self._drain():
+            if data is not None and line.split()[1].decode() == reply:
+                return line, data
+        return None
+
     def apply(self, op: Op) -> dict[str, Reply]:
-        if skipped(op, self._config):
+        self.advisories = []
+        reply = self._apply_op(op)["core"]
+        return {"core": with_advisories(reply, self.advisories)}
+
+    def _apply_op(self, op: Op) -> dict[str, Reply]:
+        if isinstance(op, Recreate):
+            return {"core": both(*(self._apply_op(step)["core"] for step in recreate_steps(op)))}
+        if skipped(op, self._config, self._consumers):
             return {"core": Reply("skip")}
         if isinstance(op, DeleteStream) and op.stream == ORIGIN:
             cfg = self._config(REPLICA)
@@ -712,7 +887,9 @@ class CoreHarness(Harness):
     def _settle(self) -> None:
         """Go sets a mirror's / source's consumer up 100-200ms after the stream
         and copies asynchronously; the wire harnesses wait for that. Here: set
-        up every waiting cursor now, and copy."""
+        up every waiting cursor now, and copy. Due message schedules fire
+        first (a real server fires one due in the past within 250ms)."""
+        self.js.run_schedules(self.now)
         replication = self.js.replication
         for r in replication.replicas.values():
             for c in [r.mirror, *r.sources.values()]:
@@ -723,14 +900,23 @@ class CoreHarness(Harness):
     def _request(self, op: Op) -> None:
         self.n += 1
         self.client.receive(encode_request(op, f"{INBOX}.{self.n}"))
-        self.client.out.clear()
-        self.broker.dirty.clear()
+        self._drain()
 
     def _apply(self, op: Op) -> dict[str, Reply]:
         if isinstance(op, AdvanceTime):
             self.now += op.ms * 1_000_000
             self.js.tick(self.now)
             return {"core": Reply("time", str(op.ms))}
+        if isinstance(op, Fetch):
+            self.n += 1
+            got, replies = core_fetch_ack(self.client, self._drain, self._ack_request, op, self.n)
+            self.delivered.extend(replies)
+            return {"core": Reply(*got)}
+        if isinstance(op, Ack):
+            if not self.delivered:
+                return {"core": Reply("ack", "nothing")}
+            subject = self.delivered[op.index % len(self.delivered)]
+            return {"core": Reply("ack", core_ack(self._ack_request, subject, op.kind))}
         self.n += 1
         reply = reply_subject(op, f"{INBOX}.{self.n}")
         self.client.receive(encode_request(op, reply))
@@ -740,7 +926,9 @@ class CoreHarness(Harness):
         got: list[Reply] = []
         extra: list[str] = []
         for line, body in take_frames(buf):
-            if body is not None and line.split()[2] == REPUBLISH_SID:
+            if body is not None and line.split()[2] == ADVISORY_SID:
+                self.advisories.append(advisory_text(line.split()[1].decode(), body))
+            elif body is not None and line.split()[2] == REPUBLISH_SID:
                 extra.append(_frame_republished(line, body))
             elif body is not None and line.split()[1].decode() == reply:
                 got.append(observe(op, line, body))
@@ -782,17 +970,37 @@ class HarnessError(RuntimeError):
     """The server did not answer as the protocol requires (closed, garbage)."""
 
 
+def _store_settled(streams_dir: Path) -> bool:
+    """No deleted stream directory (".<name>") left in a Go server's streams directory."""
+    try:
+        return not any(p.name.startswith(".") for p in streams_dir.iterdir())
+    except OSError:
+        return True
+
+
+#: A file stream the wire harness keeps on the Go server (subject KEEP, which no
+#: op publishes to, nothing reserved): see :meth:`_Conn.keep_store`.
+KEEPER = b'{"name":"KEEP","storage":"file"}'
+
+
 class _Conn:
     """One raw client connection to one server."""
 
-    def __init__(self, host: str, port: int, timeout: float = REPLY_TIMEOUT) -> None:
+    def __init__(self, host: str, port: int, timeout: float = REPLY_TIMEOUT, *, advisories: bool = False,
+                 streams_dir: Path | None = None) -> None:
         self.timeout = timeout
+        self.observes_advisories = advisories
+        self.streams_dir = streams_dir
         self.sock = socket.create_connection((host, port), timeout=timeout)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.buf = bytearray()
         self.n = 0
         self.extra: list[str] = []
-        self.sock.sendall(SETUP + b"PING\r\n")
+        #: the stream advisories received, and how many the requests so far must
+        #: cause (a create of a new stream, an update, a delete, each successful)
+        self.advisories: list[str] = []
+        self.expected = 0
+        self.sock.sendall(SETUP + (ADVISORY_SUB if advisories else b"") + b"PING\r\n")
         self._read_until(lambda line, body: line == b"PONG")
 
     def _read_until(self, done, timeout: float | None = None) -> tuple[bytes, bytes | None] | None:
@@ -805,6 +1013,8 @@ class _Conn:
                     return line, body
                 elif body is not None and line.split()[2] == REPUBLISH_SID:
                     self.extra.append(_frame_republished(line, body))
+                elif body is not None and line.split()[2] == ADVISORY_SID:
+                    self.advisories.append(advisory_text(line.split()[1].decode(), body))
                 elif body is not None or line != b"PONG":
                     self.extra.append(f"stray {line!r} {body!r}")
             left = deadline - time.monotonic()
@@ -822,6 +1032,56 @@ class _Conn:
             self.buf += data
 
     def request(self, op: Op) -> Reply:
+        existed = (self.observes_advisories and isinstance(op, CreateStream) and not op.config.startswith("bad_")
+                   and self.info(subject_name(op)) is not None)
+        reply = self._request(op)
+        if isinstance(op, DeleteStream) and reply.kind == "api" and '"error":' not in reply.body:
+            self._await_removal()
+        if (self.observes_advisories and isinstance(op, CreateStream | UpdateStream | DeleteStream)
+                and reply.kind == "api" and not existed and '"error":' not in reply.body):
+            self.expected += 1
+        return reply
+
+    def keep_store(self) -> None:
+        """Go removes the account's streams directory in the background after a
+        stream delete when it is empty, and a file stream created meanwhile fails
+        (10049, "mkdir ...: no such file or directory"): a file stream that is
+        never deleted (KEEPER) keeps the directory."""
+        if self.streams_dir is None:
+            return
+        self.n += 1
+        reply = f"{INBOX}.{self.n}".encode()
+        self.sock.sendall(b"PUB $JS.API.STREAM.CREATE.KEEP " + reply + f" {len(KEEPER)}\r\n".encode() + KEEPER
+                          + b"\r\n")
+        self._read_until(lambda line, body: body is not None and line.split()[1] == reply)
+
+    def _await_removal(self) -> None:
+        """Wait until the Go server has removed a deleted file stream's directory:
+        it renames it to ".<name>" and removes that in the background; a second
+        delete of the name meanwhile cannot rename it and leaves the directory
+        behind, and the next create of the name then fails (10049). Polls the
+        store, SETTLE_POLL apart, at most SETTLE_MAX."""
+        if self.streams_dir is None:
+            return
+        deadline = time.monotonic() + SETTLE_MAX
+        while time.monotonic() < deadline and not _store_settled(self.streams_dir):
+            time.sleep(SETTLE_POLL)
+
+    def await_advisories(self) -> list[str]:
+        """The stream advisories received, once the expected ones have arrived
+        (Go sends them from the stream's own queue: before or after the reply)."""
+
+        def done(line: bytes, body: bytes | None) -> bool:
+            if body is not None and line.split()[2] == ADVISORY_SID:
+                self.advisories.append(advisory_text(line.split()[1].decode(), body))
+            return len(self.advisories) >= self.expected
+
+        if len(self.advisories) < self.expected:
+            self._read_until(done)
+        got, self.advisories, self.expected = self.advisories, [], 0
+        return got
+
+    def _request(self, op: Op) -> Reply:
         self.n += 1
         reply = reply_subject(op, f"{INBOX}.{self.n}").encode()
         self.extra.clear()
@@ -860,6 +1120,17 @@ class _Conn:
                 got = self.request(GetMsg(stream, json.dumps({"last_by_subj": subj})))
                 best = max(best, (json.loads(got.body).get("message") or {}).get("seq", 0))
         return best
+
+    def await_fired(self, stream: str, seq: int) -> None:
+        """Wait until the schedule stored at ``seq`` (due in the past) has
+        fired: its message is purged then. Polls SETTLE_POLL apart, at most
+        SETTLE_MAX (a produced message the stream refuses never comes)."""
+        deadline = time.monotonic() + SETTLE_MAX
+        while time.monotonic() < deadline:
+            got = self.request(GetMsg(stream, json.dumps({"seq": seq})))
+            if got.kind != "api" or "error" in json.loads(got.body):
+                return
+            time.sleep(SETTLE_POLL)
 
     def info_of(self, name: str, req: dict) -> dict | None:
         got = self.request(Info(name, json.dumps(req)))
@@ -924,21 +1195,48 @@ class WireHarness(Harness):
 
     def __init__(self, servers: dict[str, Any]) -> None:
         self.sides = tuple(servers)
-        self.conns = {side: _Conn(srv.host, srv.port) for side, srv in servers.items()}
+        self.conns = {side: _Conn(srv.host, srv.port, advisories=getattr(srv, "kind", "") == "natsd",
+                                  streams_dir=(Path(srv.workdir) / "js" / "jetstream" / "$G" / "streams"
+                                               if getattr(srv, "kind", "") == "go" else None))
+                      for side, srv in servers.items()}
+        #: per side, the ack reply subjects its Fetch ops received
+        self.delivered: dict[str, list[str]] = {side: [] for side in self.sides}
         self._cleanup()
 
     def _cleanup(self) -> None:
         for conn in self.conns.values():
             for op in CLEANUP:
                 conn.request(op)
+            conn.keep_store()
+            conn.await_advisories()
 
     def apply(self, op: Op) -> dict[str, Reply]:
-        if isinstance(op, AdvanceTime):  # real time: nothing to move
-            return {side: Reply("time", "0") for side in self.sides}
-        return {side: self._apply(conn, op) for side, conn in self.conns.items()}
+        out = {}
+        for side, conn in self.conns.items():
+            conn.advisories, conn.expected = [], 0
+            if isinstance(op, AdvanceTime):  # real time: nothing to move
+                reply = Reply("time", "0")
+            else:
+                reply = self._apply(conn, op, self.delivered[side])
+            out[side] = with_advisories(reply, conn.await_advisories()) if conn.observes_advisories else reply
+        return out
 
-    def _apply(self, conn: _Conn, op: Op) -> Reply:
-        if skipped(op, conn.config):
+    def _apply(self, conn: _Conn, op: Op, delivered: list[str]) -> Reply:
+        if isinstance(op, Recreate):
+            return both(*(self._apply(conn, step, delivered) for step in recreate_steps(op)))
+        if isinstance(op, Fetch):
+            got, replies = wire_fetch(conn, op)
+            delivered.extend(replies)
+            return Reply(*got)
+        if isinstance(op, Ack):
+            if not delivered:
+                return Reply("ack", "nothing")
+            return Reply("ack", wire_ack(conn, delivered[op.index % len(delivered)], op.kind))
+
+        def consumers(name: str) -> int:
+            return ((conn.info(name) or {}).get("state") or {}).get("consumer_count", 0)
+
+        if skipped(op, conn.config, consumers):
             return Reply("skip")
         if isinstance(op, DeleteStream) and op.stream == ORIGIN:
             cfg = conn.config(REPLICA)
@@ -951,7 +1249,10 @@ class WireHarness(Harness):
             conn.settle(REPLICA, None)
         elif isinstance(op, Publish) and reply.kind == "puback" and reply.body:
             ack = json.loads(reply.body)
-            if ack.get("stream") == ORIGIN and "seq" in ack and "error" not in ack:
+            if "seq" in ack and "error" not in ack and ("Nats-Schedule", PAST) in op.headers:
+                conn.await_fired(ack["stream"], ack["seq"])
+                conn.settle(REPLICA, None)
+            elif ack.get("stream") == ORIGIN and "seq" in ack and "error" not in ack:
                 n = ack.get("count", 1)
                 conn.settle(REPLICA, range(ack["seq"] - n + 1, ack["seq"] + 1))
         return reply
@@ -974,7 +1275,7 @@ def _servers(kinds: dict[str, str]) -> Iterator[dict[str, Any]]:
     started: dict[str, Any] = {}
     try:
         for side, kind in kinds.items():
-            started[side] = launch(["-js", "-sd", "{dir}/js"], kind=kind)
+            started[side] = launch([], config=SERVER_CONFIG, kind=kind)
         yield started
     finally:
         for srv in started.values():
@@ -1020,7 +1321,7 @@ AREA = register(
         title="JetStream streams: create/update/delete/info, publish semantics, limits, purge, get/delete msg, direct get",
         op_type=StreamOp,
         ops=OPS,
-        new_model=StreamModel,
+        new_model=CampaignModel,
         model_step=model_step,
         invariants=(("model_consistent", model_consistent), ("impl_state_agrees", impl_state_agrees)),
         describe=describe,

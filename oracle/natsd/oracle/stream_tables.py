@@ -15,12 +15,18 @@ from __future__ import annotations
 
 __all__ = [
     "ADVANCE_MS", "BATCH_HEADERS", "CONFIGS", "DELETE_REQUESTS", "DIRECT_REQUESTS", "GET_REQUESTS", "HEADERS",
-    "INFO_REQUESTS", "NAME_BODY", "NAME_SUFFIX", "NO_ACK_SUBJECT", "NO_ACK_WAIT", "PURGE_REQUESTS", "SIZES",
-    "STREAMS", "SUBJECTS", "T_SUBJECTS", "payload",
+    "INFO_REQUESTS", "NAME_BODY", "NAME_SUFFIX", "NO_ACK_SUBJECT", "NO_ACK_WAIT", "PAST", "PURGE_REQUESTS",
+    "SCHEDULE_HEADERS", "SIZES", "STREAMS", "SUBJECTS", "T_SUBJECTS", "payload",
+    "FILE_STORE_LIMIT", "BIG_SIZE",
 ]
 
 STREAMS = ("S", "T")
 SEC = 1_000_000_000
+#: The servers' jetstream max_file_store (bytes): small enough that a few
+#: publishes of BIG_SIZE bytes to file streams exceed it (10023), and that
+#: file streams' max_bytes reservations collide (10047). Memory is not limited.
+FILE_STORE_LIMIT = 1024
+BIG_SIZE = 700
 
 #: Config keys that are not sent: appended to the stream name (invalid names),
 #: the name in the body instead of the subject's (10056).
@@ -83,6 +89,10 @@ CONFIGS: dict[str, dict] = {
     "bad_description": {"subjects": ["a"], "description": "d" * 5000},
     "bad_placement": {"subjects": ["a"], "placement": {"preferred": "x"}},
     "bad_schedules_discard_new": {"subjects": ["a"], "allow_msg_schedules": True, "discard": "new"},
+    # message schedules (SCHEDULE_HEADERS): allow_msg_ttl for Nats-Schedule-TTL
+    "schedules": {"subjects": ["a", "b", "c.*"], "allow_msg_schedules": True, "allow_msg_ttl": True},
+    "schedules_file": {"subjects": ["a", "b", "c.*"], "allow_msg_schedules": True, "storage": "file",
+                       "first_seq": 1, "max_msgs_per_subject": 2},
     "no_ack": {"subjects": ["d"], "no_ack": True},
     "transform": {"subjects": ["a", "c.*"], "subject_transform": {"src": "c.*", "dest": "x.{{wildcard(1)}}"}},
     "republish": {"subjects": ["a", "b"], "republish": {"src": ">", "dest": "rp.>"}},
@@ -137,6 +147,16 @@ CONFIGS: dict[str, dict] = {
     "atomic_limits": {"subjects": ["a", "c.*"], "allow_atomic": True, "max_msgs": 3, "discard": "new",
                       "max_msgs_per_subject": 2, "discard_new_per_subject": True},
     "interest_limits": {"subjects": ["a", "c.*"], "retention": "interest", "max_msgs": 2, "discard": "new"},
+    # consumers (natsd.oracle.stream_consumers) remove messages from these
+    "workqueue": {"subjects": ["a", "b"], "retention": "workqueue"},
+    "max_consumers": {"subjects": ["a", "b"], "max_consumers": 1},
+    # FILE_STORE_LIMIT: a reservation of most of it, and one beyond it
+    "file_reserved": {"subjects": ["a", "b"], "storage": "file", "first_seq": 1, "max_bytes": 800},
+    "bad_file_reservation": {"subjects": ["a"], "storage": "file", "max_bytes": 4096},
+    # external sources (another domain's stream X): only their config checks are reachable
+    "bad_external_deliver": {"sources": [{"name": "X", "external": {"api": "$JS.X.API", "deliver": "x.*"}}]},
+    "bad_external_api": {"sources": [{"name": "X", "external": {"api": "$JS.API"}}]},
+    "bad_external_api_wild": {"sources": [{"name": "X", "external": {"api": "$JS.*.API", "deliver": "dx"}}]},
 }
 
 #: Publish subjects: "z" is captured by no stream; "S"/"T" only by a stream
@@ -196,6 +216,42 @@ HEADERS: list[_H] = (
         (("Nats-Batch-Id", "b1"), (_ID, "2")),
     ]
 )
+
+_SC, _ST = "Nats-Schedule", "Nats-Schedule-Target"
+#: Message schedules: an @at long past fires at once (the wire harnesses wait
+#: for it: see PAST), one far ahead never does; "@every 1h" fires only when
+#: AdvanceTime crosses the hour (never on the wire: real time, short examples),
+#: the cron of 29 February only in years; then the invalid ones and the
+#: client's purge of a schedule.
+PAST, FUTURE = "@at 2020-01-01T00:00:00Z", "@at 2099-01-01T00:00:00Z"
+SCHEDULE_HEADERS: list[_H] = [
+    ((_SC, PAST), (_ST, "b")),
+    ((_SC, FUTURE), (_ST, "b")),
+    ((_SC, PAST), (_ST, "c.1"), ("Nats-Schedule-TTL", "1m"), ("X-K", "v"), (_ID, "s1"), (_ELS, "2")),
+    ((_SC, PAST), (_ST, "a"), ("Nats-Schedule-Source", "c.2"), ("Nats-Schedule-Rollup", "sub")),
+    ((_SC, "@every 1h"), (_ST, "a")),
+    ((_SC, "@every 1h"), (_ST, "c.2"), ("Nats-Schedule-TTL", "60")),
+    ((_SC, "0 0 0 29 2 *"), (_ST, "b"), ("Nats-Schedule-Time-Zone", "Europe/Paris")),
+    ((_SC, FUTURE), (_ST, "c.1"), ("Nats-Rollup", "sub")),
+    ((_SC, "@every 500ms"), (_ST, "b")),
+    ((_SC, "bogus"), (_ST, "b")),
+    ((_SC, "0 0 0 30 2 *"), (_ST, "b")),
+    ((_SC, FUTURE), (_ST, "b"), ("Nats-Schedule-Time-Zone", "Europe/Paris")),
+    (("Nats-Schedule-Time-Zone", "Nope/X"),),
+    ((_SC, FUTURE),),
+    ((_SC, FUTURE), (_ST, "a")),
+    ((_SC, FUTURE), (_ST, "z")),
+    ((_SC, FUTURE), (_ST, "c.*")),
+    ((_SC, FUTURE), (_ST, "b"), ("Nats-Schedule-TTL", "x")),
+    ((_SC, FUTURE), (_ST, "b"), ("Nats-Schedule-Rollup", "all")),
+    ((_SC, FUTURE), (_ST, "b"), ("Nats-Rollup", "all")),
+    ((_SC, FUTURE), (_ST, "b"), ("Nats-Schedule-Source", "b")),
+    ((_SC, FUTURE), (_ST, "b"), ("Nats-Schedule-Source", "z")),
+    (("Nats-Schedule-Next", "purge"), ("Nats-Scheduler", "a")),
+    (("Nats-Schedule-Next", "purge"), ("Nats-Scheduler", "c.1")),
+    (("Nats-Schedule-Next", "purge"), ("Nats-Scheduler", "z")),
+]
+HEADERS += SCHEDULE_HEADERS
 
 _B, _BS, _BC = "Nats-Batch-Id", "Nats-Batch-Sequence", "Nats-Batch-Commit"
 #: Atomic batch messages: ids b1 and b2, sequences in and out of order, commits
@@ -258,7 +314,7 @@ ADVANCE_MS = [1, 1000, 59_999, 60_000, 600_000, 3_600_000]
 
 
 def payload(size: int) -> bytes:
-    return (b"abcdefghijklmnopqrstuvwxyz" * 4)[:size]
+    return (b"abcdefghijklmnopqrstuvwxyz" * (size // 26 + 1))[:size]
 
 
 #: The subjects of CONFIGS are stream S's; stream T takes these instead, so that
