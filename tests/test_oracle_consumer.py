@@ -529,6 +529,16 @@ PULL_SIDE = [
      Unpin("C", '{"group":"h"}'), Unpin("C", ""), Unpin("C", '{"group":"g"}'), ConsumerInfo("C"),
      Fetch("C", '{"batch":2,"no_wait":true,"group":"g","id":"<pin>"}'), Fetch("C", '{"batch":1,"no_wait":true,"group":"g"}'),
      ConsumerInfo("C")],
+    # a pin outlives an update to policy none (Go updateConfig leaves currentPinId):
+    # a plain request is passed over, 404 No Messages (campaign seed 35, 63,903 steps)
+    [CreateStream(), Publish("a"), Publish("a"), Publish("a"), CreateConsumer("C", "pinned"),
+     Fetch("C", '{"batch":1,"no_wait":true,"group":"g"}'), CreateConsumer("C"), Fetch("C"), ConsumerInfo("C")],
+    # a pause_until already past arms no timer, created or kept by an update (Go
+    # updatePauseState): another consumer's request still gets its heartbeats
+    # (campaign seed 38, 98,126 steps: natsd's stale deadline stopped the clock)
+    [CreateStream(), Publish("a"), CreateConsumer("D"), Pause("D", '{"pause_until":"2020-01-01T00:00:00Z"}'),
+     CreateConsumer("D", "sampled"), CreateConsumer("C"),
+     Fetch("C", '{"batch":2,"expires":20000000,"idle_heartbeat":5000000}'), ConsumerInfo("D")],
 ]
 
 #: ... and those only a fake clock can replay
@@ -538,6 +548,10 @@ PULL_SIDE_TIMED = [
      Fetch("C", '{"batch":1,"no_wait":true,"group":"g"}'), AdvanceTime(100_000),
      Fetch("C", '{"batch":1,"expires":20000000,"group":"g","id":"<pin>"}'), AdvanceTime(120_000),
      ConsumerInfo("C"), Publish("a"), Fetch("C", '{"batch":1,"no_wait":true,"group":"g"}'), ConsumerInfo("C")],
+    # ... and so is one kept by an update to policy none: plain requests are served again
+    [CreateStream(), Publish("a"), Publish("a"), CreateConsumer("C", "pinned"),
+     Fetch("C", '{"batch":1,"no_wait":true,"group":"g"}'), CreateConsumer("C"), Fetch("C"), AdvanceTime(120_000),
+     Fetch("C"), Events()],
     # inactive_threshold: deleted once idle for it, not while a delivered message
     # can still be acked; an ack is activity
     [CreateStream("interest"), CreateConsumer("C", "inactive_100s"), CreateConsumer("D", "inactive_100s"),

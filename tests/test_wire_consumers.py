@@ -616,15 +616,25 @@ async def _past_pause_scenario(srv) -> list:
             return await _request(nc, subject, json.dumps(body).encode())
 
         await req("$JS.API.STREAM.CREATE.S", {"name": "S", "subjects": ["s.>"], "storage": "memory"})
-        await req("$JS.API.CONSUMER.CREATE.S.E", {"stream_name": "S", "config": {
-            "durable_name": "E", "ack_policy": "explicit", "pause_until": past}})
+        await req(
+            "$JS.API.CONSUMER.CREATE.S.E",
+            {
+                "stream_name": "S",
+                "config": {"durable_name": "E", "ack_policy": "explicit", "pause_until": past},
+            },
+        )
         plain = {"durable_name": "D", "ack_policy": "explicit"}
         await req("$JS.API.CONSUMER.CREATE.S.D", {"stream_name": "S", "config": plain})
         await req("$JS.API.CONSUMER.PAUSE.S.D", {"pause_until": past})
-        await req("$JS.API.CONSUMER.CREATE.S.D", {"stream_name": "S", "config": {**plain, "description": "x"}})
+        await req(
+            "$JS.API.CONSUMER.CREATE.S.D", {"stream_name": "S", "config": {**plain, "description": "x"}}
+        )
         # a pull request left to expire: the servers' timers have time to run meanwhile
-        expired = await nc.request("$JS.API.CONSUMER.MSG.NEXT.S.D",
-                                   json.dumps({"batch": 1, "expires": 300_000_000}).encode(), timeout=2)
+        expired = await nc.request(
+            "$JS.API.CONSUMER.MSG.NEXT.S.D",
+            json.dumps({"batch": 1, "expires": 300_000_000}).encode(),
+            timeout=2,
+        )
         out: list = [(expired.headers or {}).get("Status")]
         await req("$JS.API.CONSUMER.PAUSE.S.E", {"pause_until": future})  # the last advisory expected
         while True:

@@ -82,7 +82,8 @@ def pinned_passes_over(o: Any, wr: Any) -> str:
     holds a stale id: 423 Nats-Wrong-Pin-Id) or "cycle" (another pin is held).
     A pin held is honoured whatever the policy: Go's updateConfig leaves
     ``currentPinId`` alone, so a consumer updated from pinned_client to none
-    keeps passing over requests without the id until the pin's timer ends it."""
+    keeps passing over requests without the id until the pin is released (its
+    timer; CONSUMER.UNPIN only where the new config still names the group)."""
     if not o.pin_id:
         if o.cfg["priority_policy"] != "pinned_client":
             return ""
