@@ -887,7 +887,10 @@ def consumer_state_consistent(model: Model, state: Any) -> str | None:
                 # message, moves the consumer floor past pending consumer sequences
                 # (Go does both; natsd.oracle.proofs.consumer proves the full form
                 # for the other transitions)
-                if not (o.asflr < seq < o.sseq) or not (0 < dseq < o.dseq):
+                # (flow control: an ack all of an earlier incarnation's reply at or past
+                # the next sequence moves the floor onto what is delivered next, as in Go)
+                low = o.asflr < seq or o.cfg["flow_control"]
+                if not (low and seq < o.sseq) or not (0 < dseq < o.dseq):
                     problems.append(f"{sname}/{name}: pending {seq}/{dseq} outside floor {o.asflr}/{o.adflr} "
                                     f"and next {o.sseq}/{o.dseq}")
             if o.maxdc and any(n > o.maxdc for n in o.deliveries.values()):
