@@ -611,6 +611,10 @@ PUSH_SIDE_CORE = [
     # invariant was too strict there)
     [Publish("a")] * 2 + [CreateStream()] + [Publish("a")] * 7 + [Subscribe("C")] + [Publish("a")] * 19
     + [CreateConsumer("C"), Linger("C")] + [Publish("a")] * 5 + [CreateConsumer("C", "push_ack_fc"), Ack(2)],
+    # ... and the stored ack floor past what was delivered (seed 93 again, after the fix above)
+    [Publish("a")] * 2 + [CreateStream("max_msgs")] + [Publish("a")] * 7 + [Subscribe("C"),
+     CreateConsumer("D", "push_ack_fc")] + [Publish("a")] * 19 + [CreateConsumer("C"), Linger("C"), Publish("a"),
+     Publish("a"), Subscribe("D"), Publish("a"), CreateConsumer("C", "push_ack_fc"), Ack(9)],
     # ... the same under ack policy flow_control, its request outstanding
     # (campaign seed 31, 67,018 steps: natsd delivered at the purge, one fewer pending)
     [CreateStream(), Subscribe("C"), CreateConsumer("C", "push_ack_fc"), Publish("a"), Publish("a"), Publish("a"),

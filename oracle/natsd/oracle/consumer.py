@@ -874,12 +874,13 @@ def consumer_state_consistent(model: Model, state: Any) -> str | None:
             if was is o and (floor[0] < prev[0] or floor[1] < prev[1]):
                 problems.append(f"{sname}/{name}: stored ack floor went back {prev} -> {floor}")
             model.floors[(sname, name)] = (o, floor)
-            if o.s_ack[0] > o.s_delivered[0] or o.s_ack[1] > o.s_delivered[1]:
-                problems.append(f"{sname}/{name}: ack floor {o.s_ack} above delivered {o.s_delivered}")
             # except under flow control: Go processAckMsg takes an ack at or past the
             # next sequence there (ack policy flow_control: an ack all of a reply
             # subject from an earlier incarnation moves the floor past delivered)
-            if o.adflr > o.dseq - 1 and not o.cfg["flow_control"]:
+            fc = o.cfg["flow_control"]
+            if (o.s_ack[0] > o.s_delivered[0] or o.s_ack[1] > o.s_delivered[1]) and not fc:
+                problems.append(f"{sname}/{name}: ack floor {o.s_ack} above delivered {o.s_delivered}")
+            if o.adflr > o.dseq - 1 and not fc:
                 problems.append(f"{sname}/{name}: running ack floor {o.adflr} above delivered {o.dseq - 1}")
             for seq, (dseq, _) in o.pending.items():
                 # only the stream floor bounds pending messages from below: an ack
