@@ -797,9 +797,15 @@ class ConsumerModel(PushMixin, AdminMixin, StreamModel):
         if changed:
             self._calc_pending(st, o)
         if not o.is_pull:
+            # Go updateConfig signals the loop for a new max_ack_pending (and a
+            # pause change, or a new deliver subject with pending); an update
+            # changing nothing else delivers nothing by itself
+            signal = cfg["max_ack_pending"] != old["max_ack_pending"] or cfg["pause_until"] != old["pause_until"]
             if cfg["deliver_subject"] != old["deliver_subject"] and o.pending:
                 self._force_expire_pending(o)
-            self._push(st, o)
+                signal = True
+            if signal:
+                self._push(st, o)
 
     def _select_start(self, st: Stream, o: Consumer) -> None:
         """Go ``selectStartingSeqNo``: consumer.deliver.all, consumer.deliver.last,

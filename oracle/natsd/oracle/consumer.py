@@ -528,15 +528,18 @@ _PUSH_WEIGHTS = (
 
 #: A stream and a consumer come first in most examples: creates are frequent
 #: (repeating one is idempotent), stream deletes rare.
-OPS = weighted(
+_PULL_WEIGHTS = (
     (10, _publish), (6, _create_consumer), (10, _fetch), (10, _ack), (3, st.builds(ConsumerInfo, _name)),
     (5, _create_stream), (1, st.builds(StreamInfo)), (1, st.builds(DeleteConsumer, _name)),
     (1, st.builds(Purge, st.sampled_from(PURGES))), (1, st.builds(DeleteMsg, st.integers(1, 8))),
     (3, st.builds(AdvanceTime, st.sampled_from(ADVANCE_MS))), (1, st.just(DeleteStream())),
     (2, _ephemeral), (1, _fetch_no_reply), (1, _fetch_level), (2, _pause), (1, _reset),
     (2, _unpin), (1, _linger), (2, _create_pull_special), (2, _fetch_group),
-    *_PUSH_WEIGHTS,
 )
+OPS = weighted(*_PULL_WEIGHTS, *_PUSH_WEIGHTS)
+#: The pull side alone: for searches against a live server that must end soon
+#: (a push op waits for deliveries that may not come).
+PULL_OPS = weighted(*_PULL_WEIGHTS)
 
 # ------------------------------------------------------------------ observation
 
