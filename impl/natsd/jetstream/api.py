@@ -329,11 +329,10 @@ class JetStreamService:
     def _usage(self) -> tuple[int, int]:
         memory = storage = 0
         for entry in self.streams.values():
-            st = entry.stream.store.fast_state()
             if entry.stream.config.storage == "memory":
-                memory += st.bytes
+                memory += entry.stream.store.stored_bytes
             else:
-                storage += st.bytes
+                storage += entry.stream.store.stored_bytes
         return memory, storage
 
     def _account_info(self, _arg, body: bytes) -> AccountInfoResponse:
@@ -396,8 +395,9 @@ class JetStreamService:
         limit = self._server_limit(storage)
         if limit < 0:
             return False
-        memory, store = self._usage()
-        return (memory if storage == "memory" else store) > limit
+        # per publish while a limit is set: the streams of that storage only, no state objects
+        return sum(e.stream.store.stored_bytes for e in self.streams.values()
+                   if e.stream.config.storage == storage) > limit
 
     def _check_overlap(self, cfg: StreamConfig, skip: str | None = None) -> None:
         for name, entry in self.streams.items():

@@ -731,9 +731,8 @@ class Stream:
         except StoreError as e:
             return E.stream_store_failed(err=str(e))
 
-        sched = self._sched(now)
-        if sched is not None:
-            sched.stored(seq, subject, hdr, ts, now)
+        if cfg.allow_msg_schedules:  # (a plain stream pays no call per message)
+            self._sched(now).stored(seq, subject, hdr, ts, now)  # type: ignore[union-attr]
         self._lmsg_id = msg_id
         if msg_id:
             self._store_msg_id(msg_id, seq, ts)

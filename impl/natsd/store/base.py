@@ -351,6 +351,11 @@ class StreamStore(abc.ABC):
     def fast_state(self) -> StreamState:
         """``state()`` without the deleted list: O(1)."""
 
+    @property
+    def stored_bytes(self) -> int:
+        """``fast_state().bytes`` (stores override it without building a state)."""
+        return self.fast_state().bytes
+
     @abc.abstractmethod
     def filtered_state(self, seq: int, subject: str) -> SimpleState:
         """Messages at or after ``seq`` matching ``subject`` (wildcards allowed)."""

@@ -656,6 +656,11 @@ class MemStore(StreamStore):
 
     # --- state -----------------------------------------------------------------------------
 
+    @property
+    def stored_bytes(self) -> int:
+        """The bytes the store holds, in its own accounting (``fast_state().bytes``)."""
+        return self._bytes
+
     def fast_state(self) -> StreamState:
         n = len(self._msgs)
         return StreamState(
