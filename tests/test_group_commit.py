@@ -15,6 +15,8 @@ import json
 import pytest
 
 from natsd.jetstream.api import JetStreamService
+from natsd.oracle.consumer import encode_pub
+from natsd.oracle.stream import take_frames
 from natsd.server.core import Broker
 from natsd.store import _fsio
 
@@ -22,20 +24,14 @@ CONNECT = b'CONNECT {"verbose":false,"pedantic":false,"headers":true,"no_respond
 
 
 def _pub(subject: str, reply: str, body: bytes) -> bytes:
-    return b"PUB %s %s %d\r\n%s\r\n" % (subject.encode(), reply.encode(), len(body), body)
+    return encode_pub(subject, reply, b"", body)
 
 
 def _replies(client) -> list[dict]:
     """The JSON bodies of the MSG frames queued for ``client`` (and clear them)."""
-    buf = bytes(client.out)
+    buf = bytearray(client.out)
     client.out.clear()
-    out = []
-    while buf:
-        line, _, rest = buf.partition(b"\r\n")
-        size = int(line.split()[-1])
-        out.append(json.loads(rest[:size]))
-        buf = rest[size + 2 :]
-    return out
+    return [json.loads(payload) for _, payload in take_frames(buf)]
 
 
 @pytest.fixture
