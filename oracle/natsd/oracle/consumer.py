@@ -1131,8 +1131,9 @@ class _Conn:
                 replies += more_replies
         return Reply("push", frames=tuple(texts)), replies
 
-    def fetch(self, subject: str, body: str, hdr: bytes = b"") -> _FetchTracker:
-        """A pull request on its own subscription, read until it ends."""
+    def fetch(self, subject: str, body: str, hdr: bytes = b"", wait: float | None = None) -> _FetchTracker:
+        """A pull request on its own subscription, read until it ends (or for
+        ``wait`` seconds instead of the request's own window)."""
         self.n += 1
         sid = f"f{self.n}"
         inbox = f"_INBOX.pull.{self.n}"
@@ -1145,7 +1146,7 @@ class _Conn:
             tracker.add(*_split(line, payload))
             return tracker.done
 
-        self._read(done, tracker.wait)
+        self._read(done, tracker.wait if wait is None else wait)
         self.sock.sendall(f"UNSUB {sid}\r\n".encode())
         return tracker
 
@@ -1243,6 +1244,10 @@ class WireHarness(Harness):
         self.delivered: dict[str, list[str]] = {side: [] for side in self.sides}
         self.observed: dict[str, list] = {side: [] for side in self.sides}
         self.pins = {side: PinMask() for side in self.sides}
+        # the consumers each server said it created as push consumers (from
+        # their create replies): a pull request to one always ends in 409, and
+        # the harness waits for that answer as for any reply that must come
+        self.push_mode: dict[str, set[str]] = {side: set() for side in self.sides}
         self._cleanup()
 
     def _cleanup(self) -> None:
@@ -1263,10 +1268,14 @@ class WireHarness(Harness):
             got = conn.request(*api_parts(op))
             conn.settle()
             conn.push.events.clear()  # unobserved events race the stream's end
+            if got is not None:
+                self._note_mode(side, op, got[1])
             return observe_api(op, *got) if got is not None else Reply("none")
         if isinstance(op, Fetch | FetchLevel):
             hdr = level_header(op.level) if isinstance(op, FetchLevel) else b""
-            tracker = conn.fetch(f"$JS.API.CONSUMER.MSG.NEXT.S.{op.name}", self.pins[side].request(op.request), hdr)
+            wait = REPLY_TIMEOUT if op.name in self.push_mode[side] else None
+            tracker = conn.fetch(f"$JS.API.CONSUMER.MSG.NEXT.S.{op.name}", self.pins[side].request(op.request), hdr,
+                                 wait)
             self.delivered[side].extend(tracker.replies)
             got = fetch_reply(tracker)
             if "idle_heartbeat" in op.request and got.kind == "fetch":
@@ -1306,7 +1315,24 @@ class WireHarness(Harness):
         got = conn.request(*api_parts(op), timeout=ACK_WAIT if isinstance(op, Reset) else REPLY_TIMEOUT)
         if got is None:
             return Reply("none")
+        if isinstance(op, CreateConsumer | DeleteConsumer):
+            self._note_mode(side, op, got[1])
         return observe_api(op, *got)
+
+    def _note_mode(self, side: str, op: Op, body: bytes) -> None:
+        try:
+            answer = json.loads(body)
+        except ValueError:
+            return
+        if isinstance(op, DeleteStream) and answer.get("success"):
+            self.push_mode[side].clear()
+        elif isinstance(op, DeleteConsumer) and answer.get("success"):
+            self.push_mode[side].discard(op.name)
+        elif isinstance(op, CreateConsumer) and answer.get("stream_name") == "S" and "config" in answer:
+            if answer["config"].get("deliver_subject"):
+                self.push_mode[side].add(answer["name"])
+            else:
+                self.push_mode[side].discard(answer["name"])
 
     def apply(self, op: Op) -> dict[str, Reply]:
         if isinstance(op, AdvanceTime):
