@@ -119,6 +119,9 @@ NAMES_LIMIT = 1024  # JSApiNamesLimit
 LIST_LIMIT = 256  # JSApiListLimit
 SUBJECTS_LIMIT = 100_000  # JSMaxSubjectDetails
 DEFAULT_MAX_CONSUMERS = 1000  # 2.15.1 caps every stream at 1000 consumers by default [obs]
+#: Consumer deliveries made in one go are written out to the connections every
+#: this many (see JetStreamService.early_write)
+EARLY_WRITE_EVERY = 64
 _BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 _PREFIXES = ("$JS.API.INFO", "$JS.API.STREAM.>", "$JS.API.CONSUMER.>", "$JS.API.META.>",
              "$JS.API.SERVER.>", "$JS.API.ACCOUNT.>")
@@ -180,6 +183,11 @@ class JetStreamService:
         # sends them once the turn's writes are durable, or an error when the fsync failed.
         self.hold_acks = False
         self.held_acks: list[tuple[str, bytes, bytes]] = []
+        # set by the shell: writes the connections' queued bytes out before the
+        # loop turn ends (a long run of consumer deliveries goes out in parts,
+        # so a client starts on the first messages of a batch while the rest
+        # are made)
+        self.early_write: Callable[[], None] | None = None
         self.snapshots = Snapshots(self)
         if store_dir:
             self._recover_streams()
@@ -940,9 +948,11 @@ class JetStreamService:
     def _consumer_subs(self, c: Consumer, *, subscribe: bool) -> None:
         key = (c.stream.config.name, c.name)
         if not subscribe:
+            c.on_outbox = None
             for sub in self._csubs.pop(key, []):
                 self.client.unsubscribe(sub)
             return
+        c.on_outbox = lambda: self._early_deliver(c)
         sname = c.stream.config.name
 
         def on_ack(sub, subject: bytes, reply: bytes | None, hdr: bytes | None, body: bytes) -> None:
@@ -982,16 +992,43 @@ class JetStreamService:
         if self._flushing:
             return
         self._flushing = True
+        n = 0
         try:
             while self._outq:
                 o = self._outq.popleft()
                 self.client.deliver(o.to.encode("latin-1"), o.subject.encode("latin-1"), o.data,
                                     reply=o.reply.encode("latin-1") if o.reply else None, headers=o.hdr)
+                n += 1
+                if n % EARLY_WRITE_EVERY == 0 and self.early_write is not None and self._outq and self._synced():
+                    self.early_write()
                 if not self._outq:
                     for cs in self.consumer_sets.values():
                         self._outq.extend(cs.outputs())
         finally:
             self._flushing = False
+
+    def _early_deliver(self, c: Consumer) -> None:
+        """Consumer.on_outbox: a long run of deliveries goes out in parts while it
+        is made. Only where nothing can notice the difference: nothing else is
+        queued (order), the subscribers are client connections (no handler runs
+        in the middle of the consumer's step) and nothing waits for an fsync."""
+        if (self._flushing or self._outq or self.early_write is None
+                or not all(self.client.reaches_clients_only(to) for to in {o.to for o in c.outbox})
+                or not self._synced()):
+            return
+        self._flushing = True
+        try:
+            for o in c.drain():
+                self.client.deliver(o.to.encode("latin-1"), o.subject.encode("latin-1"), o.data,
+                                    reply=o.reply.encode("latin-1") if o.reply else None, headers=o.hdr)
+        finally:
+            self._flushing = False
+        self.early_write()
+
+    def _synced(self) -> bool:
+        """No stream write of this turn waits for its fsync (then nothing queued
+        for a client depends on one: what does is held until sync)."""
+        return self.storage.sync != "group" or not any(store.needs_sync for store in self._file_stores.values())
 
     def _consumer_advisory(self, c: Consumer, what: str, action: str, now: int) -> None:
         subj = f"$JS.EVENT.ADVISORY.CONSUMER.{what}.{c.stream.config.name}.{c.name}"

@@ -90,6 +90,8 @@ __all__ = ["Consumer", "OutMsg", "ack_reply_info"]
 _MS = 1_000_000
 _S = 1_000_000_000
 FC_MAX_PENDING = 32 * 1024 * 1024  # JsFlowControlMaxPending
+#: How many deliveries wait in a consumer's outbox before on_outbox is called
+OUTBOX_CHUNK = 64
 _BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 TERM_LIMITS = "Message deleted by stream limits"
 TERM_UNACKED_LIMITS = "Unacknowledged message was deleted"
@@ -140,6 +142,9 @@ class Consumer(PullRequests):
         self.domain = domain or None
         self.closed = False
         self.outbox: deque[OutMsg] = deque()
+        # set by the server: called when OUTBOX_CHUNK deliveries wait in the
+        # outbox (it may take them out and send them while the run goes on)
+        self.on_outbox: Callable[[], None] | None = None
         self.acked: list[int] = []
         self.pending: dict[int, list[int]] = {}
         self.rdc: dict[int, int] = {}
@@ -634,6 +639,8 @@ class Consumer(PullRequests):
         else:
             self._track_pending(sm.seq, dseq, now)
         self.outbox.append(OutMsg(to, sm.subject, ack, hdr, data))
+        if self.on_outbox is not None and len(self.outbox) >= OUTBOX_CHUNK:
+            self.on_outbox()
         if self.maxpb > 0 and self._need_flow_control():
             self._send_flow_control()
         if self.is_pull and self.dthresh > 0:

@@ -296,6 +296,7 @@ class Server:
                                        cipher=opts.jetstream_cipher, key=opts.jetstream_key),
             )
             self.jetstream.hold_acks = opts.jetstream_sync == "group"
+            self.jetstream.early_write = self.write_dirty
             self.broker.info["jetstream"] = True
             self.broker.info["api_lvl"] = self.broker.info.pop("api_lvl")  # keep Go's field order
         self._js_timer = None
@@ -471,6 +472,12 @@ class Server:
             # Group commit: this turn's writes reach the disk before its PubAcks
             # (held in the service until then) are queued.
             js.sync()
+        self.write_dirty()
+
+    def write_dirty(self) -> None:
+        """Write every dirty connection's queued bytes now (no sync: the caller
+        knows nothing queued waits for one)."""
+        broker = self.broker
         dirty = broker.dirty
         if not dirty:
             return

@@ -890,6 +890,13 @@ class InternalClient(Client):
             self._deliver_one(sub.client, sub, verb + subject + b" " + sub.sid, subject, reply, tail, size, hdr)
         return bool(targets)
 
+    def reaches_clients_only(self, subject: str) -> bool:
+        """Does a message to ``subject`` go to client connections only (no internal
+        subscriber, whose handler would run during the delivery)?"""
+        r = self.broker.sublist.match(subject)
+        return not any(s.client.internal for s in r.psubs) and not any(
+            s.client.internal for grp in r.qsubs for s in grp)
+
     def dispatch(self, sub: Subscription, subj: bytes, reply: bytes | None, tail: bytes, size: int,
                  hdr: int) -> None:
         handler = self.handlers.get(sub)

@@ -178,6 +178,9 @@ class RecoveryReport(msgspec.Struct, frozen=True):
 
 MIB = 1024 * 1024
 MAX_TTL = 1 << 62
+# store_msg's fast path takes subjects at most this long (in characters: at most
+# MAX_SUBJECT bytes whatever their encoding)
+_FAST_SUBJECT = F.MAX_SUBJECT // 4
 MAX_TS = (1 << 63) - 1
 
 
@@ -902,13 +905,80 @@ class FileStore(MemStore):
     ) -> tuple[int, int]:
         if self._write_err is not None or self._closed:
             self._check()
-        mms = self._limits.max_msg_size
+        lim = self._limits
+        mms = lim.max_msg_size
         if mms > 0 and (len(hdr) if hdr else 0) + len(data) > mms:
             raise ErrMsgTooLarge()
+        if (
+            ttl == 0
+            and self._logging
+            and self._opts.sync == "group"
+            and not self._pending
+            and not self._del_run
+            and type(data) is bytes
+            and (hdr is None or (type(hdr) is bytes and hdr))
+            and len(subject) <= _FAST_SUBJECT
+            and len(subject) + len(data) + (len(hdr) if hdr else 0) < F.MAX_FRAME - 1024
+            and 0 <= now <= MAX_TS
+            and (lim.discard == "old" or (lim.max_msgs <= 0 and lim.max_bytes <= 0 and lim.max_msgs_per_subject <= 0))
+        ):
+            return self._store_fast(subject, hdr, data, now), now
         try:  # MemStore.store_msg's body: its checks are the ones just made
             return self._store(subject, hdr, data, self._last_seq + 1, now, ttl, True), now
         finally:
             self._commit(now)
+
+    def _store_fast(self, subject: str, hdr: bytes | None, data: bytes, ts: int) -> int:
+        """store_msg of the usual message under group commit, in one piece: what
+        MemStore._store, _insert (both) and _commit do for it when no discard-new
+        limit can refuse it, it has no TTL and the record is small (store_msg's
+        conditions). The limits of discard old are enforced after the insert as
+        in MemStore._store. The store campaign checks both paths against the model."""
+        seq = self._last_seq + 1
+        if seq > F.MAX_SEQ:
+            raise ErrSequenceMismatch()
+        msgs = self._msgs
+        if not msgs:
+            self._first_seq, self._first_ts = seq, ts
+        msgs[seq] = StoreMsg(subject, hdr, data, seq, ts)
+        self._order.append(seq)
+        self._last_seq, self._last_ts = seq, ts
+        sl = self._fss.get(subject)
+        if sl is None:
+            sl = self._new_subject(subject)
+        sl.append(seq)
+        blk: _Block = self._active  # type: ignore[assignment]
+        blk.seqs.append(seq)
+        blk.live += 1
+        if hdr:
+            n = 34 + len(subject) + len(data) + len(hdr)
+        else:
+            n = 30 + len(subject) + len(data)
+        self._bytes += n  # file_store_msg_size (the file accounting)
+        blk.live_bytes += n
+        if not blk.lo or seq < blk.lo:
+            blk.lo = seq
+        if seq > blk.hi:
+            blk.hi = seq
+        body = F.encode_msg(seq, ts, 0, subject.encode(), hdr, data)
+        self._turn.append(body)
+        est = len(body) + _FRAME_HDR_SIZE
+        self._turn_est += est
+        blk.size += est
+        try:
+            if blk.size >= self._opts.block_size:
+                self._roll()
+            elif self._turn_est >= self._opts.max_buffer:
+                self.flush()
+        except OSError as e:
+            self._fail(e)
+        lim = self._limits
+        if lim.discard == "old" and (lim.max_msgs > 0 or lim.max_bytes > 0 or lim.max_msgs_per_subject > 0):
+            try:
+                self._enforce_old(subject)
+            finally:
+                self._commit(ts)
+        return seq
 
     def store_raw_msg(
         self,

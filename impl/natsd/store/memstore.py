@@ -144,12 +144,7 @@ class MemStore(StreamStore):
         self._last_seq, self._last_ts = seq, ts
         sl = self._fss.get(subject)
         if sl is None:
-            sl = self._fss[subject] = SeqList()
-            if self._fcache:
-                toks = subject.split(".")
-                for ftoks, subs in self._fcache.values():
-                    if tokens_match(toks, ftoks):
-                        subs.add(subject)
+            sl = self._new_subject(subject)
         sl.append(seq)
         if ttl > 0:
             exp = ts + ttl
@@ -157,6 +152,16 @@ class MemStore(StreamStore):
             heapq.heappush(self._ttl_heap, (exp, seq))
         elif ttl < 0:
             self._never.add(seq)
+
+    def _new_subject(self, subject: str) -> SeqList:
+        """The (empty) sequence list of a subject not stored before."""
+        sl = self._fss[subject] = SeqList()
+        if self._fcache:
+            toks = subject.split(".")
+            for ftoks, subs in self._fcache.values():
+                if tokens_match(toks, ftoks):
+                    subs.add(subject)
+        return sl
 
     def _remove(self, seq: int) -> StoreMsg | None:
         m = self._msgs.pop(seq, None)
@@ -372,6 +377,13 @@ class MemStore(StreamStore):
                 raise ErrSequenceMismatch()
             seq = self._last_seq + 1
         self._insert(subject, hdr, data, seq, ts, ttl)
+        self._enforce_old(subject)
+        return seq
+
+    def _enforce_old(self, subject: str) -> None:
+        """After an insert: the per-subject limit, and max_msgs / max_bytes of discard old."""
+        lim = self._limits
+        maxp = lim.max_msgs_per_subject
         if maxp > 0:
             sl = self._fss[subject]
             while len(sl) > maxp:
@@ -383,7 +395,6 @@ class MemStore(StreamStore):
             if lim.max_bytes > 0:
                 while self._bytes > lim.max_bytes:
                     self._remove_notify(self._first_seq)
-        return seq
 
     def store_msg(
         self, subject: str, hdr: bytes | None, data: bytes, ttl: int = 0, *, now: int
