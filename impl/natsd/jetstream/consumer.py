@@ -523,15 +523,18 @@ class Consumer(PullRequests):
                 self.has_interest(wr.reply) for wr in self.waiting):
             return
         why = ""
+        cfg = self.cfg  # (nothing in the loop changes the config)
+        is_pull = not cfg.deliver_subject
+        pinned = cfg.priority_policy == "pinned_client"
         # a message held for replay original goes when its gap has passed, bound
         # or paused or not (Go delivers it after its sleep in the loop)
-        held = not self.is_pull and 0 < self.replay_at <= now
+        held = not is_pull and 0 < self.replay_at <= now
         while True:
             if held:
                 pass
-            elif self._paused(now):
+            elif self.pause_until > 0 and now < self.pause_until:  # _paused
                 break
-            elif self.is_pull:
+            elif is_pull:
                 if not self.waiting:
                     break
             elif not self.active or (self.maxpb > 0 and self.pbytes > self.maxpb):
@@ -549,15 +552,15 @@ class Consumer(PullRequests):
             if dc == 1:
                 self.npc -= 1
             ack = (f"$JS.ACK.{self.stream.config.name}.{self.name}.{dc}.{sm.seq}.{self.dseq}."
-                   f"{sm.ts}.{self.num_pending()}")
+                   f"{sm.ts}.{max(self.npc, 0)}")  # num_pending
             hdr, data = sm.hdr, sm.data
-            if self.cfg.headers_only:
+            if cfg.headers_only:
                 base = hdr[:-2] if hdr else b"NATS/1.0\r\n"
                 hdr, data = base + f"Nats-Msg-Size: {len(sm.data)}\r\n\r\n".encode(), b""
             sz = len(sm.subject) + len(ack) + (len(hdr) if hdr else 0) + len(data)
             wrn = wrb = 0
-            if not self.is_pull:
-                to = self.cfg.deliver_subject
+            if not is_pull:
+                to = cfg.deliver_subject
                 if self.rl_rate and not self._take_tokens(sz, now):
                     self._put_back(sm, dc)
                     break
@@ -567,7 +570,7 @@ class Consumer(PullRequests):
                     self._put_back(sm, dc)
                     break
                 to, wrn, wrb = wr.reply, wr.n, wr.b
-                if self.cfg.priority_policy == "pinned_client":
+                if pinned:
                     base = hdr[:-2] if hdr else b"NATS/1.0\r\n"
                     hdr = base + f"Nats-Pin-Id: {self.current_pin}\r\n\r\n".encode()
                 if wr.n > 0 and wr.hb > 0:
@@ -576,13 +579,13 @@ class Consumer(PullRequests):
             self.lts = sm.ts
             if wrn <= 0 and wrb > 0:
                 self._send(to, status_hdr(409, "Batch Completed", (wrn, wrb)))
-            if self.cfg.idle_heartbeat > 0 and not self.is_pull:
-                self.hb_at = now + self.cfg.idle_heartbeat
+            if cfg.idle_heartbeat > 0 and not is_pull:
+                self.hb_at = now + cfg.idle_heartbeat
         if held:  # the held message is gone from the stream: nothing to wait for
             self.replay_at = 0
         if self.replay and self.sseq > self.replay_lseq:
             self.replay = False
-        if self.is_pull and self.waiting:
+        if is_pull and self.waiting:
             self._process_waiting(why != "max_ack_pending", now)
 
     def _put_back(self, sm: StoreMsg, dc: int) -> None:

@@ -131,6 +131,7 @@ MAX_SUBJECT_DETAILS = 100_000  # JSMaxSubjectDetails
 DEFAULT_MAX_PENDING = 64 * 1024 * 1024  # server max_pending: direct get byte budget
 DEFAULT_MAX_PAYLOAD = 1024 * 1024
 FILE_RECORD_MAX = 32 * 1024 * 1024  # filestore rlBadThresh
+_PLAIN_MAX = FILE_RECORD_MAX // 2  # process_msg's short path: records well below FILE_RECORD_MAX
 _MAX_HDR = 65535
 _MULTI_MAX = 1024  # getDirectMulti maxAllowedResponses
 _SECOND = 1_000_000_000
@@ -399,6 +400,7 @@ class Stream:
         self._itr: SubjectTransform | None = None
         self._tr: SubjectTransform | None = None
         self._set_transforms(config)
+        self._set_plain(config)
         # Message schedules (natsd.jetstream.schedule): built at first use, from the store.
         self._schedules: SC.Schedules | None = None
 
@@ -421,6 +423,18 @@ class Stream:
     def last_msg_id(self) -> str:
         return self._lmsg_id
 
+    def _set_plain(self, cfg: StreamConfig) -> None:
+        # a plain stream: a message without headers takes process_msg's short path
+        self._plain = (
+            cfg.retention == "limits"
+            and cfg.subject_transform is None
+            and cfg.republish is None
+            and cfg.mirror is None
+            and not cfg.sealed
+            and not cfg.allow_msg_counter
+            and not cfg.allow_msg_schedules
+        )
+
     def _set_transforms(self, cfg: StreamConfig) -> None:
         st = cfg.subject_transform
         self._itr = new_subject_transform(st.src, st.dest, self._rng) if st is not None else None
@@ -429,7 +443,10 @@ class Stream:
 
     def drain_outbox(self) -> list[OutMsg]:
         """Messages to publish (republish), oldest first; the outbox is emptied."""
-        out, self._outbox = self._outbox, []
+        out = self._outbox
+        if not out:
+            return []
+        self._outbox = []
         return out
 
     # --- dedupe (Go checkMsgId, storeMsgId, purgeMsgIds) ---------------------------------------
@@ -502,6 +519,15 @@ class Stream:
         path runs. ``None`` is a staged batch message: its publisher gets an
         empty reply.
         """
+        if (
+            hdr is None
+            and self._plain
+            and not (prechecked or sourced or lseq or ts)
+            and type(data) is bytes
+            and len(data) + 4 * len(subject) < _PLAIN_MAX
+            and not reply.endswith(".$FI")
+        ):
+            return self._store_plain(subject, data, now)
         cfg = self.config
         store = self.store
         if hdr is not None:
@@ -654,6 +680,26 @@ class Stream:
         if self.resources_exceeded is not None and self.resources_exceeded(cfg.storage):
             return E.insufficient_resources()  # stream.limit.account_resources (before the interest skip)
         return self._store(subject, hdr, data, now, msg_id, rollup_sub, rollup_all, counter_val, lseq, ts)
+
+    def _store_plain(self, subject: str, data: bytes, now: int) -> PubAck | ApiError:
+        """process_msg of a message without headers on a plain stream (``_plain``),
+        in one piece: of the general path only these steps apply to it (no
+        header check, no transform, no interest skip, no TTL, rollup, schedule,
+        counter or republish; ``_PLAIN_MAX`` keeps it below the file record limit)."""
+        cfg = self.config
+        mms = cfg.max_msg_size
+        if mms >= 0 and len(data) > mms:
+            return E.stream_message_exceeds_maximum()
+        if self.resources_exceeded is not None and self.resources_exceeded(cfg.storage):
+            return E.insufficient_resources()
+        try:
+            seq, _ = self.store.store_msg(subject, None, data, 0, now=now)
+        except StoreError as e:
+            return E.stream_store_failed(err=str(e))
+        self._lmsg_id = ""
+        if self.on_stored is not None:
+            self.on_stored(seq, subject)
+        return PubAck(stream=cfg.name, seq=seq, domain=self.domain)
 
     def _store_prechecked(self, subject: str, hdr: bytes | None, data: bytes, now: int) -> PubAck | ApiError:
         """A committed batch message: Go processJetStreamMsg without its consistency checks."""
@@ -1208,6 +1254,7 @@ class Stream:
         old = self.config
         self.config = config
         self.store.update_config(store_limits(config))
+        self._set_plain(config)
         if (old.subject_transform, old.republish) != (config.subject_transform, config.republish):
             self._set_transforms(config)
         if config.retention == "interest" and old.retention != "interest" and self.consumer_count == 0:

@@ -656,7 +656,6 @@ class Client:
             _log.log(TRACE, "%s - <<- MSG_PAYLOAD: [%s]", self._label(), go_quote(payload))
         if self.verbose:
             self.send(wire.OK)
-        broker = self.broker
         perms = self.perms
         if perms is not None:
             subject = subj.decode("latin-1")
@@ -669,6 +668,11 @@ class Client:
         if subj[:1] in (b"_", b"$") and is_reserved_publish(subj.decode("latin-1")):
             self.send_err(pub_violation(subj.decode("latin-1")))
             return
+        self._route(subj, reply, tail, size, hdr)
+
+    def _route(self, subj: bytes, reply: bytes | None, tail: bytes, size: int, hdr: int) -> None:
+        """Deliver a message that passed the publisher's checks to its subscribers."""
+        broker = self.broker
         ent = broker.entry(subj, hdr >= 0)
         simple = ent[0]
         echo = self.echo
@@ -817,7 +821,7 @@ class InternalClient(Client):
 
     def publish(self, subject: bytes, payload: bytes, reply: bytes | None = None,
                 headers: bytes | None = None) -> None:
-        """Route a message as if this client had sent PUB/HPUB."""
+        """Route a message of the server's own (framed as PUB/HPUB would be)."""
         if headers:
             hdr = len(headers)
             size = hdr + len(payload)
@@ -832,7 +836,11 @@ class InternalClient(Client):
                 tail = b" %s %d\r\n%s\r\n" % (reply, size, payload)
             else:
                 tail = b" %d\r\n%s\r\n" % (size, payload)
-        self._inbound(subject, reply, tail, size, hdr)
+        # the server's own messages: none of a client's checks (permissions,
+        # reserved subjects, verbose, trace) applies to them
+        self.in_msgs += 1
+        self.in_bytes += size
+        self._route(subject, reply, tail, size, hdr)
 
     def deliver(self, to: bytes, subject: bytes, payload: bytes, reply: bytes | None = None,
                 headers: bytes | None = None) -> bool:
