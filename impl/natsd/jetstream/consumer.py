@@ -517,6 +517,8 @@ class Consumer(PullRequests):
             return
         if self.kick:
             self.kick, signal = False, True
+        if not self.waiting and not self.replay and not self.cfg.deliver_subject:
+            return  # a pull consumer with no request (the loop below would stop at once)
         if not signal and not self.is_pull:
             return
         if not signal and self.is_pull and self.waiting and not any(
