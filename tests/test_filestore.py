@@ -612,3 +612,40 @@ def test_what_the_format_cannot_hold_is_refused_before_any_change() -> None:
     fs.stop()
     again = FileStore(D, fs=disk)
     assert again.fast_state().msgs == 2 and again.next_expiry() == T0 + (1 << 62)
+
+
+# --- store_msg's short path ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("limits", [StoreLimits(), StoreLimits(max_msgs=7, max_msgs_per_subject=2),
+                                    StoreLimits(max_bytes=900), StoreLimits(discard="new", max_msgs=50)])
+def test_store_msgs_short_path_leaves_what_the_general_path_leaves(monkeypatch, limits) -> None:
+    """FileStore.store_msg takes a one-piece path for the usual message; with it
+    turned off (no subject is short enough for it) the same publishes, syncs and
+    a block roll leave the same files and the same state."""
+    from natsd.store import filestore
+
+    def run() -> tuple[dict[str, bytes], object, list]:
+        disk = SimDisk()
+        fs = FileStore(D, limits, fs=disk, options=FileStoreOptions(block_size=2048))
+        for i in range(120):
+            hdr = HDR if i % 5 == 0 else None
+            try:
+                fs.store_msg(f"s.{i % 3}", hdr, b"x" * (i % 17), now=T0 + i)
+            except Exception as e:  # discard new refusing: the same on both paths
+                assert type(e).__name__ == "ErrMaxMsgs"
+            if i % 9 == 0:
+                fs.sync()
+        fs.sync()
+        msgs = [fs.load_msg(seq) for seq in range(fs.fast_state().first_seq, fs.fast_state().last_seq + 1)
+                if fs.fast_state().msgs and seq in fs._msgs]
+        out = (disk.image(), fs.fast_state(), msgs)
+        fs.stop()
+        return out
+
+    short = run()
+    monkeypatch.setattr(filestore, "_FAST_SUBJECT", -1)
+    general = run()
+    assert short[1] == general[1] and short[2] == general[2]
+    assert short[0] == general[0]
+    assert short[1].msgs > 0

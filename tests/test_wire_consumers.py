@@ -656,3 +656,45 @@ async def test_a_pause_already_past_arms_no_timer_like_the_go_server(tmp_path, w
     got = await run_on_natsd_and_go(_past_pause_scenario, tmp_path)
     assert got["go"] == ["408", ("D", False, "2020-01-01T00:00:00Z"), ("E", True, "2099-01-01T00:00:00Z")]
     assert got["natsd"] == got["go"]
+
+
+async def test_long_runs_of_deliveries_arrive_whole_and_in_order(js_server):
+    """A pull batch and a push consumer each deliver hundreds of messages in one
+    go (the server writes such a run out in parts while it makes it): every
+    message arrives once, in order; a file stream's messages published in the
+    same moment are delivered too."""
+    nc, js = await _connect(js_server)
+    try:
+        await _stream(js)
+        await js.add_stream(name="F", subjects=["f.>"], storage=api.StorageType.FILE)
+        n = 700
+        acks = [await js.publish_async(f"s.{i % 7}", b"m%d" % i) for i in range(n)]
+        await asyncio.gather(*acks)
+        sub = await js.pull_subscribe("s.>", durable="D", stream="S")
+        got = []
+        while len(got) < n:
+            msgs = await sub.fetch(min(300, n - len(got)), timeout=5)
+            got += msgs
+            for m in msgs:
+                await m.ack()
+        assert [m.data for m in got] == [b"m%d" % i for i in range(n)]
+        assert [m.metadata.sequence.stream for m in got] == list(range(1, n + 1))
+        info = await js.consumer_info("S", "D")
+        assert info.num_pending == 0 and info.delivered.stream_seq == n
+
+        seen: list[bytes] = []
+        done = asyncio.Event()
+
+        async def on_msg(m):
+            seen.append(m.data)
+            if len(seen) == 2 * n:
+                done.set()
+
+        await js.subscribe("f.>", stream="F", cb=on_msg, ordered_consumer=True)
+        for i in range(n):  # unacknowledged publishes, racing the deliveries
+            await nc.publish(f"f.{i % 5}", b"f%d" % i)
+        await asyncio.gather(*[await js.publish_async("f.x", b"g%d" % i) for i in range(n)])
+        await asyncio.wait_for(done.wait(), 10)
+        assert seen == [b"f%d" % i for i in range(n)] + [b"g%d" % i for i in range(n)]
+    finally:
+        await nc.close()

@@ -933,7 +933,9 @@ class FileStore(MemStore):
         MemStore._store, _insert (both) and _commit do for it when no discard-new
         limit can refuse it, it has no TTL and the record is small (store_msg's
         conditions). The limits of discard old are enforced after the insert as
-        in MemStore._store. The store campaign checks both paths against the model."""
+        in MemStore._store, their removals committed with the message. The same
+        files as the general path (tests/test_filestore.py); the store campaign
+        checks it against the model."""
         seq = self._last_seq + 1
         if seq > F.MAX_SEQ:
             raise ErrSequenceMismatch()
@@ -961,6 +963,16 @@ class FileStore(MemStore):
         if seq > blk.hi:
             blk.hi = seq
         body = F.encode_msg(seq, ts, 0, subject.encode(), hdr, data)
+        lim = self._limits
+        if lim.max_msgs > 0 or lim.max_bytes > 0 or lim.max_msgs_per_subject > 0:  # (discard old)
+            # what the limits remove goes in one record body with the message
+            self._pending.append(body)
+            try:
+                self._enforce_old(subject)
+            finally:
+                self._commit(ts)
+            return seq
+        # _commit's group commit branch, for the one record
         self._turn.append(body)
         est = len(body) + _FRAME_HDR_SIZE
         self._turn_est += est
@@ -972,12 +984,6 @@ class FileStore(MemStore):
                 self.flush()
         except OSError as e:
             self._fail(e)
-        lim = self._limits
-        if lim.discard == "old" and (lim.max_msgs > 0 or lim.max_bytes > 0 or lim.max_msgs_per_subject > 0):
-            try:
-                self._enforce_old(subject)
-            finally:
-                self._commit(ts)
         return seq
 
     def store_raw_msg(
