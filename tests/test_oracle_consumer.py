@@ -411,6 +411,13 @@ GO_QUIRKS = [
     # one after everything at the next sequence
     [CreateStream(), Publish("a"), Publish("b"), CreateConsumer("C", "by_time_past"),
      CreateConsumer("D", "by_time_future"), Fetch("C"), Fetch("D"), Publish("a"), Fetch("D"), ConsumerInfo("D")],
+    # a new deliver subject (update of an unbound push consumer): the reply shows
+    # it unbound and nothing delivered (Go's consumer learns of the new subject's
+    # interest from its interest channel, after the reply); the subscriber then
+    # gets everything (campaign seed 82). Not after an Unsubscribe: Go's reply
+    # then still shows the consumer bound until that channel is read (a race)
+    [CreateStream(), *[Publish("a")] * 5, CreateConsumer("C", "push"), Subscribe("C"),
+     CreateConsumer("C", "push_rate"), Subscribe("C"), ConsumerInfo("C")],
 ]
 
 

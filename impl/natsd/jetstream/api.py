@@ -755,8 +755,8 @@ class JetStreamService:
             return any(s.subject == subject and not s.closed for s in r.psubs)
         return any(s.subject == subject and s.queue == group and not s.closed for grp in r.qsubs for s in grp)
 
-    def _consumer_info_fields(self, c: Consumer, now: int, dynamic: bool = True) -> dict:
-        if not c.is_pull:
+    def _consumer_info_fields(self, c: Consumer, now: int, dynamic: bool = True, *, refresh: bool = True) -> dict:
+        if refresh and not c.is_pull:
             c.set_interest(self._push_interest(c.cfg), now)
         info = c.info(now)
         fields = {f: getattr(info, f) for f in info.__struct_fields__}
@@ -840,12 +840,18 @@ class JetStreamService:
             if old_deliver != cfg.deliver_subject:
                 self._consumer_subs(eo, subscribe=False)
                 self._consumer_subs(eo, subscribe=True)
-                eo.set_interest(self._push_interest(cfg), now)
             if refiltered and scfg.retention == "interest":
                 cs.cleanup_no_interest(eo.asflr)  # Go updateConfig: only when the filters changed
             cs.settle(now)
             if cs.files is not None:
                 self._write_consumer(cs, eo, now, create=False)
+            if old_deliver != cfg.deliver_subject:
+                # Go: the consumer learns of the new subject's interest through its
+                # interest channel (updateDeliveryInterest), after the reply's
+                # info, which shows it unbound [obs]
+                eo.active = False
+                self._initial_info = self._consumer_info_fields(eo, now, refresh=False)
+                eo.set_interest(self._push_interest(cfg), now)
             if eo.pause_until > now:
                 eo.pause_advisory(now)  # Go jsConsumerCreateRequest: after any create reply, while paused
             self._flush_consumers()

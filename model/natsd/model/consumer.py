@@ -568,7 +568,7 @@ class ConsumerModel(PushMixin, AdminMixin, StreamModel):
 
     # -- config and API ---------------------------------------------------------
 
-    def _info(self, o: Consumer, type_: str) -> dict:
+    def _info(self, o: Consumer, type_: str, *, unbound: bool = False) -> dict:
         """consumer.info.delivered, consumer.info.num_pending,
         consumer.info.num_ack_pending, consumer.pull.num_waiting."""
         self._c("consumer.info.delivered", "consumer.info.num_ack_pending", "consumer.info.num_pending")
@@ -594,7 +594,7 @@ class ConsumerModel(PushMixin, AdminMixin, StreamModel):
             "delivered": delivered, "ack_floor": ack_floor, "num_ack_pending": len(o.pending),
             "num_redelivered": 0 if o.cfg["max_deliver"] == 1 else len(o.rdc), "num_waiting": len(o.held),
             "num_pending": self._check_num_pending(st, o), "ts": TS,
-            **self.push_info(o),
+            **({} if unbound else self.push_info(o)),
         })
 
     def _calc_pending(self, st: Stream, o: Consumer) -> None:
@@ -705,8 +705,15 @@ class ConsumerModel(PushMixin, AdminMixin, StreamModel):
             if problem:
                 self._c("consumer.update.immutable")
                 return fail(E.consumer_create(err=problem))
+            old_subject = existing.cfg["deliver_subject"]
             self._update(st, existing, cfg)
-            reply = self._info(existing, CREATE_T)
+            # (Go's reply shows the consumer unbound until the interest channel is read)
+            new_subject = existing.cfg["deliver_subject"] != old_subject
+            reply = self._info(existing, CREATE_T, unbound=new_subject)
+            if new_subject:
+                # Go updateDeliveryInterest, from the interest channel of the new
+                # deliver subject: a bound consumer's loop runs, after the reply
+                self._push(st, existing)
             if self.paused(existing):  # Go jsConsumerCreateRequest, after the reply
                 self.pause_event(existing, existing.cfg["pause_until"], parse_time(existing.cfg["pause_until"]))
             return reply
@@ -798,12 +805,15 @@ class ConsumerModel(PushMixin, AdminMixin, StreamModel):
             self._calc_pending(st, o)
         if not o.is_pull:
             # Go updateConfig signals the loop for a new max_ack_pending (and a
-            # pause change, or a new deliver subject with pending); an update
-            # changing nothing else delivers nothing by itself
+            # pause change); an update changing nothing else delivers nothing by
+            # itself. A new deliver subject (allowed only while unbound) forces
+            # the pending to redelivery; the consumer learns of the new subject's
+            # interest through its interest channel after the reply (create_consumer)
             signal = cfg["max_ack_pending"] != old["max_ack_pending"] or cfg["pause_until"] != old["pause_until"]
-            if cfg["deliver_subject"] != old["deliver_subject"] and o.pending:
-                self._force_expire_pending(o)
-                signal = True
+            if cfg["deliver_subject"] != old["deliver_subject"]:
+                if o.pending:
+                    self._force_expire_pending(o)
+                signal = False  # Go's loop finds the consumer inactive until then
             if signal:
                 self._push(st, o)
 
