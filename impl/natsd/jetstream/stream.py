@@ -229,6 +229,8 @@ def encode_puback(ack, result: PubAck | ApiError | None = None, *, stream: str =
     ``json.Marshal`` of JSPubAckResponse: ``{"error":{...},"stream":"S","seq":0}``
     (no domain); ``stream`` names the stream for errors.
     """
+    if type(result) is PubAck and not (result.domain or result.duplicate or result.batch or result.val is not None):
+        return _plain_ack_prefix(result.stream) + b"%d}" % result.seq  # the usual reply, first
     if isinstance(ack, str):
         stream, ack = ack, result
     if isinstance(ack, ApiError):
