@@ -86,3 +86,27 @@ def test_memory_streams_and_api_replies_are_not_held(service) -> None:
     replies = _replies(client)
     assert replies[0]["config"]["name"] == "M" and replies[1] == {"stream": "M", "seq": 1}
     assert js.held_acks == []
+
+
+def test_long_delivery_runs_go_out_early_only_when_nothing_waits_for_an_fsync(service) -> None:
+    """The service writes a long run of consumer deliveries out before the turn
+    ends (early_write) only while no file store has a write waiting for its
+    fsync: a delivery must never leave before a message stored in its turn is durable."""
+    js, client = service
+    writes: list[int] = []
+    js.early_write = lambda: writes.append(len(js.held_acks))
+    client.receive(b"".join(_pub("s.a", "_R.p", b"m") for _ in range(300)))
+    js.sync()
+    client.out.clear()
+    cfg = json.dumps({"stream_name": "S", "config": {"durable_name": "D", "ack_policy": "explicit"}}).encode()
+    client.receive(_pub("$JS.API.CONSUMER.DURABLE.CREATE.S.D", "_R.d", cfg) + b"SUB _P.> 2\r\n")
+    js.sync()
+    client.out.clear()
+    pull = _pub("$JS.API.CONSUMER.MSG.NEXT.S.D", "_P.1", b'{"batch":100}')
+    client.receive(_pub("s.b", "_R.q", b"new") + pull)  # a write of this turn is not yet fsynced
+    assert writes == [] and len(js.held_acks) == 1
+    js.sync()
+    client.receive(pull)  # nothing written in this turn
+    assert writes and all(n == 0 for n in writes)
+    frames = [line for line in bytes(client.out).split(b"\r\n") if line.startswith(b"MSG s.")]
+    assert len(frames) == 200

@@ -58,6 +58,14 @@ SEC = 10**9
 MS = 10**6
 
 
+def _replays_clean(kind: str, sequences: list) -> None:
+    """Each op sequence replays with no divergence on the ``kind`` harness."""
+    with AREA.harnesses[kind].session() as factory:
+        for ops in sequences:
+            result = replay(AREA, ops, factory)
+            assert result.ok, result.message
+
+
 def _campaign(harness: str, steps: int, **kw):
     result = run_campaign(AREA, harness, steps=steps, seed=kw.pop("seed", 20240601), db=None, **kw)
     assert result.ok, result.failures[0].message + "\nops: " + repr(result.failures[0].ops)
@@ -423,10 +431,7 @@ GO_QUIRKS = [
 
 @pytest.mark.differential
 def test_go_quirks_replay_clean() -> None:
-    with AREA.harnesses["go"].session() as factory:
-        for ops in GO_QUIRKS:
-            result = replay(AREA, ops, factory)
-            assert result.ok, result.message
+    _replays_clean("go", GO_QUIRKS)
 
 
 @pytest.mark.differential
@@ -468,10 +473,7 @@ def test_consumer_campaign_core_agrees_with_the_model() -> None:
 
 def test_consumer_quirks_replay_clean_in_core() -> None:
     _require_natsd_core()
-    with AREA.harnesses["core"].session() as factory:
-        for ops in GO_QUIRKS:
-            result = replay(AREA, ops, factory)
-            assert result.ok, result.message
+    _replays_clean("core", GO_QUIRKS)
 
 
 #: Time-dependent sequences: only the in-process harness can move its clock.
@@ -508,10 +510,7 @@ TIMED = [
 
 def test_time_dependent_redelivery_replays_clean_in_core() -> None:
     _require_natsd_core()
-    with AREA.harnesses["core"].session() as factory:
-        for ops in TIMED:
-            result = replay(AREA, ops, factory)
-            assert result.ok, result.message
+    _replays_clean("core", TIMED)
 
 
 #: The pull side: waiting requests, heartbeats, pinned clients, inactivity.
@@ -573,18 +572,12 @@ PULL_SIDE_TIMED = [
 
 def test_pull_side_replays_clean_in_core() -> None:
     _require_natsd_core()
-    with AREA.harnesses["core"].session() as factory:
-        for ops in PULL_SIDE_CORE + PULL_SIDE + PULL_SIDE_TIMED:
-            result = replay(AREA, ops, factory)
-            assert result.ok, result.message
+    _replays_clean("core", PULL_SIDE_CORE + PULL_SIDE + PULL_SIDE_TIMED)
 
 
 @pytest.mark.differential
 def test_pull_side_replays_clean_on_go() -> None:
-    with AREA.harnesses["go"].session() as factory:
-        for ops in PULL_SIDE:
-            result = replay(AREA, ops, factory)
-            assert result.ok, result.message
+    _replays_clean("go", PULL_SIDE)
 
 
 #: The push side (natsd.oracle.consumer_push). Each replays clean on the core
@@ -670,18 +663,12 @@ PUSH_SIDE_CORE = [
 
 def test_push_side_replays_clean_in_core() -> None:
     _require_natsd_core()
-    with AREA.harnesses["core"].session() as factory:
-        for ops in PUSH_SIDE + PUSH_SIDE_CORE:
-            result = replay(AREA, ops, factory)
-            assert result.ok, result.message
+    _replays_clean("core", PUSH_SIDE + PUSH_SIDE_CORE)
 
 
 @pytest.mark.differential
 def test_push_side_replays_clean_on_go() -> None:
-    with AREA.harnesses["go"].session() as factory:
-        for ops in PUSH_SIDE:
-            result = replay(AREA, ops, factory)
-            assert result.ok, result.message
+    _replays_clean("go", PUSH_SIDE)
 
 
 def test_consumer_campaign_wire_agrees_with_the_model() -> None:

@@ -95,7 +95,7 @@ from natsd.jetstream import consumercfg as ccfg
 from natsd.jetstream._consumerpersist import ConsumerFiles, load_consumers
 from natsd.jetstream._consumerpull import go_json_syntax_error
 from natsd.jetstream.batch import BatchGroup
-from natsd.jetstream.consumer import Consumer
+from natsd.jetstream.consumer import Consumer, OutMsg
 from natsd.jetstream.consumerset import StreamConsumers
 from natsd.jetstream.snapshot import Snapshots
 from natsd.jetstream.sources import Replication
@@ -1002,8 +1002,7 @@ class JetStreamService:
         try:
             while self._outq:
                 o = self._outq.popleft()
-                self.client.deliver(o.to.encode("latin-1"), o.subject.encode("latin-1"), o.data,
-                                    reply=o.reply.encode("latin-1") if o.reply else None, headers=o.hdr)
+                self._deliver_out(o)
                 n += 1
                 if n % EARLY_WRITE_EVERY == 0 and self.early_write is not None and self._outq and self._synced():
                     self.early_write()
@@ -1012,6 +1011,10 @@ class JetStreamService:
                         self._outq.extend(cs.outputs())
         finally:
             self._flushing = False
+
+    def _deliver_out(self, o: OutMsg) -> None:
+        self.client.deliver(o.to.encode("latin-1"), o.subject.encode("latin-1"), o.data,
+                            reply=o.reply.encode("latin-1") if o.reply else None, headers=o.hdr)
 
     def _early_deliver(self, c: Consumer) -> None:
         """Consumer.on_outbox: a long run of deliveries goes out in parts while it
@@ -1025,8 +1028,7 @@ class JetStreamService:
         self._flushing = True
         try:
             for o in c.drain():
-                self.client.deliver(o.to.encode("latin-1"), o.subject.encode("latin-1"), o.data,
-                                    reply=o.reply.encode("latin-1") if o.reply else None, headers=o.hdr)
+                self._deliver_out(o)
         finally:
             self._flushing = False
         self.early_write()

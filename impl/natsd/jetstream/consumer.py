@@ -517,16 +517,16 @@ class Consumer(PullRequests):
             return
         if self.kick:
             self.kick, signal = False, True
-        if not self.waiting and not self.replay and not self.cfg.deliver_subject:
-            return  # a pull consumer with no request (the loop below would stop at once)
-        if not signal and not self.is_pull:
+        cfg = self.cfg  # (nothing in the loop changes the config)
+        is_pull = not cfg.deliver_subject
+        if is_pull and not self.waiting and not self.replay:
+            return  # no request to serve (the loop below would stop at once)
+        if not signal and not is_pull:
             return
-        if not signal and self.is_pull and self.waiting and not any(
+        if not signal and is_pull and self.waiting and not any(
                 self.has_interest(wr.reply) for wr in self.waiting):
             return
         why = ""
-        cfg = self.cfg  # (nothing in the loop changes the config)
-        is_pull = not cfg.deliver_subject
         pinned = cfg.priority_policy == "pinned_client"
         # a message held for replay original goes when its gap has passed, bound
         # or paused or not (Go delivers it after its sleep in the loop)

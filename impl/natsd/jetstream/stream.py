@@ -445,10 +445,7 @@ class Stream:
 
     def drain_outbox(self) -> list[OutMsg]:
         """Messages to publish (republish), oldest first; the outbox is emptied."""
-        out = self._outbox
-        if not out:
-            return []
-        self._outbox = []
+        out, self._outbox = self._outbox, []
         return out
 
     # --- dedupe (Go checkMsgId, storeMsgId, purgeMsgIds) ---------------------------------------

@@ -1516,18 +1516,12 @@ class ConsumerModel(PushMixin, AdminMixin, StreamModel):
                 wr.done = True
                 self._unget(o, msg, dc)
                 return
-            elif passed == "cycle":
-                # another client holds the pin: Go cycles the only request (as overflow does)
-                self._c("consumer.priority.pinned")
-                self._unget(o, msg, dc)
-                if wr.no_wait and (not wr.expires or wr.d > 0):
-                    out.append(Frame("", "", b"NATS/1.0 404 No Messages\r\n\r\n"))
-                    wr.done = True
-                return
-            if overflow_passes_over(o.cfg, wr, o.npc, len(o.pending)):
-                # consumer.priority.overflow: Go cycles the only request and puts the
-                # message back; the loop then waits (processWaiting(true))
-                self._c("consumer.priority.overflow")
+            cycled = passed == "cycle"  # another client holds the pin
+            if cycled or overflow_passes_over(o.cfg, wr, o.npc, len(o.pending)):
+                # consumer.priority.pinned / consumer.priority.overflow: Go cycles the
+                # only request and puts the message back; the loop then waits
+                # (processWaiting(true))
+                self._c("consumer.priority.pinned" if cycled else "consumer.priority.overflow")
                 self._unget(o, msg, dc)
                 if wr.no_wait and (not wr.expires or wr.d > 0):
                     out.append(Frame("", "", b"NATS/1.0 404 No Messages\r\n\r\n"))

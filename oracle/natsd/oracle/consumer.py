@@ -77,7 +77,7 @@ import json
 import re
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import msgspec
@@ -1107,29 +1107,7 @@ class _Conn:
 
     def push_op(self, op: Op) -> tuple[Reply, list[str]]:
         """A push op (natsd.oracle.consumer_push): its observation and the ack replies it saw."""
-        pb = self.push
-        self.settle()
-        if isinstance(op, Events):
-            return Reply("events", frames=pb.take_events()), []
-        if isinstance(op, Subscribe):
-            sub = pb.subscribe(op.name)
-            if sub:
-                self.sock.sendall(sub)
-                self.settle()
-        texts, replies = pb.take(op.name)
-        if isinstance(op, Unsubscribe):
-            unsub = pb.unsubscribe(op.name)
-            if unsub:
-                self.sock.sendall(unsub)
-        if isinstance(op, Drain):
-            answer = pb.answer(op.name, op.answer) if op.name in pb.frames else None
-            if answer:
-                self.sock.sendall(answer)
-                self.settle()
-                more, more_replies = pb.take(op.name)
-                texts += ["answered", *more]
-                replies += more_replies
-        return Reply("push", frames=tuple(texts)), replies
+        return run_push_op(self.push, op, self.sock.sendall, self.settle, lambda: None)
 
     def fetch(self, subject: str, body: str, hdr: bytes = b"", wait: float | None = None) -> _FetchTracker:
         """A pull request on its own subscription, read until it ends (or for
@@ -1226,6 +1204,37 @@ def run_ephemeral(request, op: CreateEphemeral) -> Reply:
         gone = request(f"$JS.API.CONSUMER.DELETE.S.{created['name']}", b"", b"")
         deleted = json.loads(gone[1]) if gone is not None else {"no": "reply"}
     return observe_ephemeral(op, created, deleted)
+
+
+def run_push_op(pb, op: Op, send: Callable[[bytes], Any], settle: Callable[[], Any],
+                interest: Callable[[], Any]) -> tuple[Reply, list[str]]:
+    """A push op (natsd.oracle.consumer_push) on a harness: ``send`` gives the
+    server client bytes, ``settle`` waits for what they cause, ``interest`` lets
+    the server see a subscription change. Its observation and the ack replies seen."""
+    settle()
+    if isinstance(op, Events):
+        return Reply("events", frames=pb.take_events()), []
+    if isinstance(op, Subscribe):
+        sub = pb.subscribe(op.name)
+        if sub:
+            send(sub)
+            interest()
+            settle()
+    texts, replies = pb.take(op.name)
+    if isinstance(op, Unsubscribe):
+        unsub = pb.unsubscribe(op.name)
+        if unsub:
+            send(unsub)
+            interest()
+    if isinstance(op, Drain):
+        answer = pb.answer(op.name, op.answer) if op.name in pb.frames else None
+        if answer:
+            send(answer)
+            settle()
+            more, more_replies = pb.take(op.name)
+            texts += ["answered", *more]
+            replies += more_replies
+    return Reply("push", frames=tuple(texts)), replies
 
 
 def fetch_reply(tracker: _FetchTracker) -> Reply:
@@ -1458,33 +1467,14 @@ class CoreHarness(Harness):
 
     def _push_op(self, op: Op) -> Reply:
         """A push op (natsd.oracle.consumer_push), as _Conn.push_op."""
-        pb = self.push
-        self._drain()
-        if isinstance(op, Events):
-            return Reply("events", frames=pb.take_events())
-        if isinstance(op, Subscribe):
-            sub = pb.subscribe(op.name)
-            if sub:
-                self.client.receive(sub)
-                self.js.tick(self.now)  # the shell tells the service of interest changes each loop turn
-                self._drain()
-        texts, replies = pb.take(op.name)
-        if isinstance(op, Unsubscribe):
-            unsub = pb.unsubscribe(op.name)
-            if unsub:
-                self.client.receive(unsub)
-                self.js.tick(self.now)
-                self._drain()
-        if isinstance(op, Drain):
-            answer = pb.answer(op.name, op.answer) if op.name in pb.frames else None
-            if answer:
-                self.client.receive(answer)
-                self._drain()
-                more, more_replies = pb.take(op.name)
-                texts += ["answered", *more]
-                replies += more_replies
+
+        def interest() -> None:  # the shell tells the service of interest changes each loop turn
+            self.js.tick(self.now)
+            self._drain()
+
+        reply, replies = run_push_op(self.push, op, self.client.receive, self._drain, interest)
         self.delivered.extend(replies)
-        return Reply("push", frames=tuple(texts))
+        return reply
 
     def _fetch(self, op: Fetch | FetchLevel) -> Reply:
         self.n += 1
